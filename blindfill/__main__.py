@@ -1,0 +1,3 @@
+from blindfill.cli import run
+
+run()

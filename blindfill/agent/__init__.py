@@ -1,0 +1,1 @@
+"""The browser side: attach to Chromium, inject the shim, run sign-ins."""

@@ -1,0 +1,1 @@
+"""The user side: vaults, origin matching, decisions, audit, service."""

@@ -1,0 +1,1 @@
+"""Sans-IO protocol core: frames, messages, pairing, per-fill sessions."""

@@ -1,0 +1,1 @@
+"""The edges that move frames: HTTP client and server."""
