@@ -255,9 +255,7 @@ class DemoApp:
             assert handler is not None
             response = handler(_Request(path, token, session, form))
         except _BadRequest as exc:
-            get_logger(__name__).info(
-                "demo.request_refused", path=path, reason=exc.code
-            )
+            _log("demo.request_refused", path=path, reason=exc.code)
             response = _Response(400, f"{exc.message}\n".encode(), _TEXT)
         cookie = _session_cookie(token) if is_new else None
         await _send(send, response, cookie=cookie)
@@ -265,7 +263,8 @@ class DemoApp:
     def _unrouted(self, method: str, path: str) -> _Response:
         if path in self._get or path in self._post:
             return _Response(405, b"method not allowed\n", _TEXT)
-        return _Response.html(404, views.message_page("Not found", "No such page."))
+        missing = views.message_page("Not found", "No such page.")
+        return _Response.html(404, missing)
 
     def _serve_static(self, name: str) -> _Response:
         found = self._static.get(name)
@@ -314,10 +313,10 @@ class DemoApp:
         )
         with self._lock:
             self._sign_ins.append(record)
-        get_logger(__name__).info("demo.signed_in", page=page.name, username=username)
+        _log("demo.signed_in", page=page.name, username=username)
 
     def _failed(self, page: DemoPage, reason: str) -> None:
-        get_logger(__name__).info("demo.sign_in_failed", page=page.name, reason=reason)
+        _log("demo.sign_in_failed", page=page.name, reason=reason)
 
     def _check_login(self, page: DemoPage, request: _Request) -> str | None:
         """The username if the form's credentials match, else None."""
@@ -397,7 +396,8 @@ class DemoApp:
         page = demo_page("iframe")
         username = self._check_login(page, request)
         if username is None:
-            form = views.iframe_form(page, page.path + "frame", error=WRONG_CREDENTIALS)
+            action = page.path + "frame"
+            form = views.iframe_form(page, action, error=WRONG_CREDENTIALS)
             return _Response.html(401, form)
         self._record(page, request, username)
         return _Response.html(200, views.signed_in(page, username, nav=False))
@@ -411,7 +411,8 @@ class DemoApp:
         page = demo_page("shadow_root")
         username = self._check_login(page, request)
         if username is None:
-            return _Response.html(401, views.shadow_host(page, error=WRONG_CREDENTIALS))
+            form = views.shadow_host(page, error=WRONG_CREDENTIALS)
+            return _Response.html(401, form)
         self._record(page, request, username)
         return _Response.html(200, views.signed_in(page, username))
 
@@ -429,7 +430,7 @@ class DemoApp:
         self._record(page, request, username)
         return _json(200, {"username": username})
 
-    # --- password, then one-time code -------------------------------------------
+    # --- password, then one-time code --------------------------------------
 
     def _show_totp_login(self, request: _Request) -> _Response:
         page = demo_page("totp")
@@ -459,7 +460,8 @@ class DemoApp:
         username = session.pending.get(page.name)
         if username is None:
             error = "Your sign-in expired. Enter your password again."
-            return _Response.html(401, views.login_form(page, page.path, error=error))
+            form = views.login_form(page, page.path, error=error)
+            return _Response.html(401, form)
         if not self._code_matches(request.form["code"]):
             self._failed(page, "wrong_code")
             session.code_failures += 1
@@ -468,7 +470,8 @@ class DemoApp:
                 error = "Too many wrong codes. Sign in again."
                 form = views.login_form(page, page.path, error=error)
                 return _Response.html(401, form)
-            form = views.code_form(page, page.path + "code", username, error=WRONG_CODE)
+            action = page.path + "code"
+            form = views.code_form(page, action, username, error=WRONG_CODE)
             return _Response.html(401, form)
         del session.pending[page.name]
         self._record(page, request, username)
@@ -476,6 +479,11 @@ class DemoApp:
 
 
 # --- helpers without state ------------------------------------------------
+
+
+def _log(event: str, **fields: Any) -> None:
+    # Fetched per event, so `configure_logging` after import still applies.
+    get_logger(__name__).info(event, **fields)
 
 
 def _load_static() -> dict[str, tuple[str, bytes]]:
@@ -502,7 +510,8 @@ def _cookie(scope: Scope, name: str) -> str | None:
 
 
 def _session_cookie(token: str) -> bytes:
-    return f"{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict".encode()
+    attributes = "Path=/; HttpOnly; SameSite=Strict"
+    return f"{SESSION_COOKIE}={token}; {attributes}".encode()
 
 
 async def _read_body(scope: Scope, receive: Receive) -> bytes:
@@ -604,6 +613,10 @@ async def _send(
     if cookie is not None:
         headers.append((b"set-cookie", cookie))
     await send(
-        {"type": "http.response.start", "status": response.status, "headers": headers}
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": headers,
+        }
     )
     await send({"type": "http.response.body", "body": response.body})

@@ -21,8 +21,9 @@ class Step(StrEnum):
     """One form a person fills on the way to being signed in."""
 
     LOGIN = "login"  # username and password on one form
-    USERNAME_STEP = "username_step"  # username alone, password on a later page
-    PASSWORD_STEP = "password_step"  # noqa: S105  # password alone, username already known
+    USERNAME_STEP = "username_step"  # username alone, password comes later
+    # The password alone, the username already known.
+    PASSWORD_STEP = "password_step"  # noqa: S105 (a step name, not a secret)
     ONE_TIME_CODE = "one_time_code"  # a TOTP code after the password
 
 

@@ -106,7 +106,7 @@ class DemoSite:
         """Every successful sign-in so far, oldest first."""
         return self._app.sign_ins
 
-    # --- lifecycle --------------------------------------------------------------
+    # --- lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
         """Listen on 127.0.0.1 and serve in a background thread.

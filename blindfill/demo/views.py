@@ -162,7 +162,7 @@ def iframe_form(page: DemoPage, action: str, *, error: str | None = None) -> str
         + _SUBMIT.format(label="Sign in")
         + "</form>\n"
     )
-    return layout(page.title, body, nav=False)
+    return layout("Sign in", body, nav=False)
 
 
 def shadow_host(page: DemoPage, *, error: str | None = None) -> str:
