@@ -171,7 +171,7 @@ class VaultFile:
         if not hmac.compare_digest(check, stored_check):
             raise VaultPasswordError(
                 f"the master password does not open {path}",
-                hint="check the password (and BLINDFILL_VAULT_PASSWORD if set)",
+                hint="check it, and BLINDFILL_VAULT_PASSWORD if that is set",
             )
         try:
             plaintext = ChaCha20Poly1305(key.reveal()).decrypt(

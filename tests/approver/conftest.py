@@ -110,3 +110,13 @@ def kdbx_file(kdbx_template: tuple[Path, Path], tmp_path: Path) -> tuple[Path, P
 @pytest.fixture
 def fast_kdf() -> KdfParams:
     return FAST_KDF
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Any:
+    """`blindfill.cli.main` configures structlog for the test's captured
+    stderr; put the defaults back so no later test writes to a closed stream."""
+    import structlog
+
+    yield
+    structlog.reset_defaults()
