@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=EXIT_STATUS_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        # Abbreviations of the global flags would make a command's own flags
+        # ambiguous (`audit show --log` against `--log-level`).
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument(
