@@ -151,7 +151,7 @@ Handler = Callable[[_Request], _Response]
 @dataclass(frozen=True, slots=True)
 class _Route:
     handler: Handler
-    fields: tuple[str, ...] = ()  # exactly the form fields a POST must carry
+    fields: tuple[str, ...] = ()  # a POST's form fields, exactly these
 
 
 class DemoApp:
@@ -174,29 +174,30 @@ class DemoApp:
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._sign_ins: deque[SignIn] = deque(maxlen=MAX_SIGN_INS)
         self._static = _load_static()
-        self._get: dict[str, Handler] = {
-            "/": lambda _: _Response.html(200, views.index()),
-            "/plain/": self._show_plain,
-            "/two-step/": self._show_username_step,
-            "/two-step/password": self._show_password_step,
-            "/iframe/": self._show_iframe_host,
-            "/iframe/frame": self._show_iframe_form,
-            "/shadow-root/": self._show_shadow,
-            "/react/": self._show_react,
-            "/totp/": self._show_totp_login,
-            "/totp/code": self._show_code_step,
-        }
         both = ("username", "password")
-        self._post: dict[str, _Route] = {
-            "/plain/": _Route(self._post_plain, both),
-            "/two-step/": _Route(self._post_username_step, ("username",)),
-            "/two-step/password": _Route(self._post_password_step, ("password",)),
-            "/iframe/frame": _Route(self._post_iframe, both),
-            "/shadow-root/": _Route(self._post_shadow, both),
-            "/react/api/login": _Route(self._post_react, both),
-            "/totp/": _Route(self._post_totp_login, both),
-            "/totp/code": _Route(self._post_code_step, ("code",)),
+        self._routes: dict[tuple[str, str], _Route] = {
+            ("GET", "/"): _Route(lambda _: _Response.html(200, views.index())),
+            ("GET", "/plain/"): _Route(self._show_plain),
+            ("POST", "/plain/"): _Route(self._post_plain, both),
+            ("GET", "/two-step/"): _Route(self._show_username_step),
+            ("POST", "/two-step/"): _Route(self._post_username_step, ("username",)),
+            ("GET", "/two-step/password"): _Route(self._show_password_step),
+            ("POST", "/two-step/password"): _Route(
+                self._post_password_step, ("password",)
+            ),
+            ("GET", "/iframe/"): _Route(self._show_iframe_host),
+            ("GET", "/iframe/frame"): _Route(self._show_iframe_form),
+            ("POST", "/iframe/frame"): _Route(self._post_iframe, both),
+            ("GET", "/shadow-root/"): _Route(self._show_shadow),
+            ("POST", "/shadow-root/"): _Route(self._post_shadow, both),
+            ("GET", "/react/"): _Route(self._show_react),
+            ("POST", "/react/api/login"): _Route(self._post_react, both),
+            ("GET", "/totp/"): _Route(self._show_totp_login),
+            ("POST", "/totp/"): _Route(self._post_totp_login, both),
+            ("GET", "/totp/code"): _Route(self._show_code_step),
+            ("POST", "/totp/code"): _Route(self._post_code_step, ("code",)),
         }
+        self._paths = {path for _, path in self._routes}
 
     # --- what tests and the demo command read ------------------------------
 
@@ -239,29 +240,26 @@ class DemoApp:
         if method == "GET" and path.startswith("/static/"):
             await _send(send, self._serve_static(path.removeprefix("/static/")))
             return
-        handler = self._get.get(path) if method == "GET" else None
-        route = self._post.get(path) if method == "POST" else None
-        if handler is None and route is None:
-            await _send(send, self._unrouted(method, path))
+        route = self._routes.get((method, path))
+        if route is None:
+            await _send(send, self._unrouted(path))
             return
 
         token, session, is_new = self._session(scope)
         try:
             form: Mapping[str, str] = {}
-            if route is not None:
+            if method == "POST":
                 body = await _read_body(scope, receive)
                 form = _parse_form(scope, body, route.fields)
-                handler = route.handler
-            assert handler is not None
-            response = handler(_Request(path, token, session, form))
+            response = route.handler(_Request(path, token, session, form))
         except _BadRequest as exc:
             _log("demo.request_refused", path=path, reason=exc.code)
             response = _Response(400, f"{exc.message}\n".encode(), _TEXT)
         cookie = _session_cookie(token) if is_new else None
         await _send(send, response, cookie=cookie)
 
-    def _unrouted(self, method: str, path: str) -> _Response:
-        if path in self._get or path in self._post:
+    def _unrouted(self, path: str) -> _Response:
+        if path in self._paths:
             return _Response(405, b"method not allowed\n", _TEXT)
         missing = views.message_page("Not found", "No such page.")
         return _Response.html(404, missing)

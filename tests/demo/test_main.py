@@ -46,10 +46,8 @@ def printed(lines: list[str], label: str) -> str:
     raise AssertionError(f"no {label!r} line in {lines!r}")
 
 
-def signs_in(base_url: str, username: str, password: str) -> bool:
-    reply = httpx.post(
-        base_url + "/plain/", data={"username": username, "password": password}
-    )
+def signs_in(client: httpx.Client, username: str, password: str) -> bool:
+    reply = client.post("/plain/", data={"username": username, "password": password})
     return reply.status_code == 200
 
 
@@ -60,8 +58,9 @@ def test_prints_url_and_username_but_no_secret() -> None:
         base_url = printed(lines, "blindfill demo site").rstrip("/")
         username = printed(lines, "username")
         words = {word for line in lines for word in line.split()}
-        assert httpx.get(base_url + "/").status_code == 200
-        assert not any(signs_in(base_url, username, word) for word in words)
+        with httpx.Client(base_url=base_url) as client:
+            assert client.get("/").status_code == 200
+            assert not any(signs_in(client, username, word) for word in words)
         for name in ("plain", "two_step", "iframe", "shadow_root", "react", "totp"):
             assert any(line.split()[0] == name for line in lines if line.strip())
         process.send_signal(signal.SIGINT)
@@ -80,7 +79,8 @@ def test_show_secrets_prints_a_working_password() -> None:
         username = printed(lines, "username")
         password = printed(lines, "password")
         seed = printed(lines, "TOTP seed")
-        assert signs_in(base_url, username, password)
+        with httpx.Client(base_url=base_url) as client:
+            assert signs_in(client, username, password)
         assert len(seed) == 32
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=15)
