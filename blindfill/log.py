@@ -96,5 +96,10 @@ def configure_logging(
 
 
 def get_logger(name: str) -> Any:
-    """A structlog logger bound to `logger=name`."""
-    return structlog.get_logger(name).bind(logger=name)
+    """A structlog logger carrying `component=name`.
+
+    The logger is a lazy proxy: it follows whatever `configure_logging` set
+    last, so a module-level logger created at import time still honours a
+    configuration made later.
+    """
+    return structlog.get_logger(component=name)

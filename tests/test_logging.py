@@ -64,3 +64,18 @@ def test_redaction_hides_sensitive_keys_and_secrets_at_any_depth(
 def test_unknown_level_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
         configure_logging(level="loud")
+
+
+def test_module_level_logger_follows_later_configuration() -> None:
+    """A logger made before configure_logging still uses the new settings."""
+    log = get_logger("early")
+    stream = io.StringIO()
+    configure_logging(level="info", json=True, stream=stream)
+    try:
+        log.debug("ignored.event")
+        log.info("shown.event")
+    finally:
+        structlog.reset_defaults()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["shown.event"]
+    assert lines[0]["component"] == "early"
