@@ -89,6 +89,7 @@ def test_edited_record_is_detected_by_line(log_path: Path) -> None:
 
 
 def test_edit_to_the_last_record_is_caught_by_the_head(log_path: Path) -> None:
+    """An edit to the last record, which no later link covers, fails the head check."""
     lines = lines_of(log_path)
     lines[-1] = lines[-1].replace(b"check balance 5", b"nothing to see")
     write_lines(log_path, lines)
@@ -98,6 +99,7 @@ def test_edit_to_the_last_record_is_caught_by_the_head(log_path: Path) -> None:
 
 
 def test_deleted_record_is_detected(log_path: Path) -> None:
+    """A record deleted from the middle is reported at the line where the gap shows."""
     lines = lines_of(log_path)
     del lines[1]
     write_lines(log_path, lines)
@@ -116,6 +118,7 @@ def test_deleted_last_records_are_detected(log_path: Path) -> None:
 
 
 def test_reordered_records_are_detected(log_path: Path) -> None:
+    """Swapped records are reported as out of order."""
     lines = lines_of(log_path)
     lines[1], lines[2] = lines[2], lines[1]
     write_lines(log_path, lines)
@@ -172,6 +175,7 @@ def test_appends_from_two_logs_on_one_file_keep_the_chain(tmp_path: Path) -> Non
 
 
 def test_read_records_of_missing_log_is_a_storage_error(tmp_path: Path) -> None:
+    """Reading a log that does not exist raises StorageError."""
     from blindfill.errors import StorageError
 
     with pytest.raises(StorageError):
@@ -231,6 +235,7 @@ def test_audit_verify_subprocess_fails_on_tampering(log_path: Path) -> None:
 
 
 def test_audit_commands_on_missing_log(tmp_path: Path) -> None:
+    """`audit verify` on a missing log exits 4 with one line, no traceback."""
     proc = subprocess.run(
         [
             sys.executable,

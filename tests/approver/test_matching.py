@@ -89,6 +89,7 @@ def test_item_urls_are_read_leniently_but_never_downgraded() -> None:
 
 
 def test_opaque_detection() -> None:
+    """`null`, about:, blob: are opaque; an https origin is not."""
     assert is_opaque("null")
     assert is_opaque("about:srcdoc")
     assert is_opaque("blob:https://bank.test/x")
@@ -240,6 +241,7 @@ def test_paths_are_ignored() -> None:
 
 
 def test_matching_items_keeps_order_and_filters() -> None:
+    """matching_items keeps vault order and drops other origins."""
     first = item("https://bank.test")
     other = Item(
         id="i2",

@@ -150,6 +150,7 @@ def test_raised_costs_in_header_do_not_pass_as_a_wrong_password(
 
 
 def test_newer_format_version_is_refused_clearly(vault_path: Path) -> None:
+    """A vault from a newer format version is refused with vault_version."""
     magic, header, body, _ = vault_path.read_bytes().split(b"\n")
     fields = json.loads(header)
     fields.pop("header_sha256")
@@ -167,6 +168,7 @@ def test_newer_format_version_is_refused_clearly(vault_path: Path) -> None:
 def test_missing_vault_and_group_readable_vault_are_storage_errors(
     vault_path: Path, tmp_path: Path
 ) -> None:
+    """A missing vault, or one others may read, is a StorageError."""
     with pytest.raises(StorageError) as exc:
         VaultFile.open(tmp_path / "nope.bfv", Secret(MASTER))
     assert exc.value.code == "storage_missing"
@@ -185,6 +187,7 @@ def test_create_never_overwrites(vault_path: Path, fast_kdf: KdfParams) -> None:
 
 
 def test_empty_master_password_is_refused(tmp_path: Path, fast_kdf: KdfParams) -> None:
+    """An empty master password is refused at creation."""
     with pytest.raises(UsageError):
         VaultFile.create(tmp_path / "v.bfv", Secret(""), kdf=fast_kdf)
 
@@ -209,6 +212,7 @@ def test_edit_vault_saves_only_on_success(vault_path: Path) -> None:
 
 
 def test_remove_needs_a_known_unique_id(vault_path: Path) -> None:
+    """Unknown or empty ids and duplicate adds are usage errors."""
     vault = VaultFile.open(vault_path, Secret(MASTER))
     with pytest.raises(UsageError):
         vault.remove("zzzz")
@@ -239,6 +243,7 @@ def test_default_costs_are_memory_hard() -> None:
     ],
 )
 def test_kdf_bounds_refuse_absurd_costs(costs: dict[str, int]) -> None:
+    """Costs outside the bounds are refused before any derivation."""
     with pytest.raises(InvalidInputError):
         KdfParams(**costs)
 
@@ -277,12 +282,14 @@ def test_totp_codes_are_computed_from_the_seed() -> None:
     ],
 )
 def test_bad_totp_values_are_refused_without_echo(text: str) -> None:
+    """HOTP, bad parameters and non-base32 seeds are refused without echo."""
     with pytest.raises(InvalidInputError) as exc:
         parse_totp(text)
     assert "JBSWY3DP" not in str(exc.value)
 
 
 def test_item_bounds() -> None:
+    """Bad ids and over-long titles are refused."""
     with pytest.raises(InvalidInputError):
         Item(id="bad id!", title="", username="", password=Secret(""))
     with pytest.raises(InvalidInputError):
@@ -326,6 +333,7 @@ def test_kdbx_entries_map_to_items(kdbx_file: tuple[Path, Path]) -> None:
 
 
 def test_kdbx_ids_are_stable_across_opens(kdbx_file: tuple[Path, Path]) -> None:
+    """KeePass item ids are the entry UUIDs, the same on every open."""
     path, key_file = kdbx_file
     first = KeePassVault.open(path, Secret(KDBX_PASSWORD), key_file=key_file)
     second = KeePassVault.open(path, Secret(KDBX_PASSWORD), key_file=key_file)
@@ -352,6 +360,7 @@ def test_kdbx_wrong_password_or_key_file(
 
 
 def test_kdbx_damaged_is_a_clear_error(kdbx_file: tuple[Path, Path]) -> None:
+    """A damaged or truncated KeePass file raises VaultCorruptError."""
     path, key_file = kdbx_file
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -413,6 +422,7 @@ async def test_vault_access_locks_and_unlocks(vault_path: Path) -> None:
 async def test_vault_access_unlocks_from_environment(
     vault_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """BLINDFILL_VAULT_PASSWORD unlocks when set, and only then."""
     access = VaultAccess.for_path(vault_path)
     monkeypatch.delenv("BLINDFILL_VAULT_PASSWORD", raising=False)
     assert not await access.unlock_from_env()
@@ -454,6 +464,7 @@ def test_bitwarden_export_imports_logins_only() -> None:
 
 
 def test_keepassxc_export_imports() -> None:
+    """KeePassXC's quoted Title/Username/Password/URL/TOTP columns import."""
     result = parse_csv_export(
         '"Group","Title","Username","Password","URL","Notes","TOTP"\n'
         f'"Root","Bank","alice","{BANK_PASSWORD}","https://bank.test","",'
@@ -489,12 +500,14 @@ def test_csv_rows_without_password_or_with_bad_totp_are_noted() -> None:
     ],
 )
 def test_malformed_csv_names_the_line(text: str, fragment: str) -> None:
+    """A malformed CSV is refused as a whole, naming the line."""
     with pytest.raises(InvalidInputError) as exc:
         parse_csv_export(text, source="export.csv")
     assert fragment in str(exc.value)
 
 
 def test_csv_file_must_be_utf8(tmp_path: Path) -> None:
+    """Non-UTF-8 exports are refused by line; a BOM is fine."""
     path = tmp_path / "export.csv"
     path.write_bytes(b"url,password\nhttps://a.test,p\xe4ss\n")
     with pytest.raises(InvalidInputError, match="line 2: not UTF-8"):
@@ -506,5 +519,6 @@ def test_csv_file_must_be_utf8(tmp_path: Path) -> None:
 
 
 def test_totp_spec_validates_on_construction() -> None:
+    """A TotpSpec with 5 digits is refused."""
     with pytest.raises(InvalidInputError):
         TotpSpec(Secret("JBSWY3DP"), digits=5)

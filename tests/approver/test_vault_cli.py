@@ -167,6 +167,7 @@ def test_secrets_cannot_be_given_as_arguments(
 def test_no_terminal_and_no_stdin_flag_is_a_usage_error(
     env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Without a terminal or --password-stdin, the command says how to give secrets."""
     assert run(monkeypatch, ["vault", "init", *FAST]) == ExitStatus.USAGE
     assert "--password-stdin" in capsys.readouterr().err
 
@@ -174,6 +175,7 @@ def test_no_terminal_and_no_stdin_flag_is_a_usage_error(
 def test_init_never_overwrites(
     env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """`vault init` over an existing vault fails and keeps the file."""
     run(monkeypatch, ["vault", "init", "--password-stdin", *FAST], MASTER)
     path = env / "data" / "blindfill" / "vault.bfv"
     before = path.read_bytes()
@@ -272,6 +274,7 @@ def test_subprocess_missing_files(tmp_path: Path) -> None:
 
 
 def test_subprocess_stdin_ends_early(cli_vault: Path) -> None:
+    """Standard input ending before the item password is a usage error."""
     proc = cli(
         ["vault", "add", "--password-stdin", "--title", "X", "--url", "x.test"],
         MASTER + "\n",
