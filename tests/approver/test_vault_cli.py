@@ -281,3 +281,30 @@ def test_subprocess_stdin_ends_early(cli_vault: Path) -> None:
         cli_vault,
     )
     assert_clean_failure(proc, ExitStatus.USAGE, "usage")
+
+
+def test_debug_logs_carry_no_secrets(cli_vault: Path) -> None:
+    """At debug level, with JSON logs, no command prints or logs a secret."""
+    csv_path = cli_vault / "export.csv"
+    csv_path.write_text(
+        f"name,url,username,password,totp\nMail,https://mail.test,bob,{BANK_PASSWORD}2,"
+        f"{TOTP_SEED}\n"
+    )
+    debug = ["--log-level", "debug", "--log-json"]
+    runs = [
+        cli([*debug, "vault", "list", "--password-stdin"], MASTER, cli_vault),
+        cli([*debug, "vault", "list", "--json", "--password-stdin"], MASTER, cli_vault),
+        cli(
+            [*debug, "vault", "import", "--password-stdin", str(csv_path)],
+            MASTER,
+            cli_vault,
+        ),
+        cli(
+            [*debug, "vault", "list", "--password-stdin"], "wrong-" + MASTER, cli_vault
+        ),
+    ]
+    assert [proc.returncode for proc in runs] == [0, 0, 0, ExitStatus.USAGE]
+    assert any('"event": "vault.imported"' in proc.stderr for proc in runs)
+    for proc in runs:
+        no_secrets(proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr
