@@ -751,3 +751,51 @@ async def test_engine_declines_when_the_audit_log_cannot_even_open(
                 decided_by="person",
             )
         )
+
+
+async def test_engine_over_a_keepass_database(
+    make: Make, kdbx_file: tuple[Path, Path]
+) -> None:
+    """A locked KeePass database (password and key file) unlocks and serves items."""
+    from .conftest import KDBX_PASSWORD
+
+    path, key_file = kdbx_file
+    access = VaultAccess.for_path(path, key_file=key_file)
+    setup = make(choices=(1,), passwords=(KDBX_PASSWORD,), access=access)
+    decision = await setup.engine.decide(request("https://second.bank.test"))
+    assert decision.outcome is Outcome.GRANTED
+    assert decision.values[FieldRole.PASSWORD].reveal() == BANK_PASSWORD
+    assert setup.prompt.questions[0].candidates[0].title == "Bank"
+
+
+def test_request_build_checks_kinds_and_roles() -> None:
+    """Requests are built from the channel's strings; unknown ones are refused."""
+    from blindfill.errors import InvalidInputError
+
+    built = ApprovalRequest.build(
+        request_id="r",
+        agent=AGENT,
+        frame_origin="https://bank.test",
+        top_origin="https://portal.test",
+        form_kind="password_step",
+        fields=["password"],
+    )
+    assert built.frame_chain == ("https://portal.test", "https://bank.test")
+    with pytest.raises(InvalidInputError):
+        ApprovalRequest.build(
+            request_id="r",
+            agent=AGENT,
+            frame_origin="https://bank.test",
+            top_origin="https://bank.test",
+            form_kind="signup",
+            fields=["password"],
+        )
+    with pytest.raises(InvalidInputError):
+        ApprovalRequest.build(
+            request_id="r",
+            agent=AGENT,
+            frame_origin="https://bank.test",
+            top_origin="https://bank.test",
+            form_kind="login",
+            fields=["password", "password"],
+        )
