@@ -87,9 +87,18 @@
   const inputProto = HTMLInputElement.prototype;
   const nativeValueSetter = Object.getOwnPropertyDescriptor(inputProto, 'value').set;
   const nativeValueGetter = Object.getOwnPropertyDescriptor(inputProto, 'value').get;
-  const formActionGetter = Object.getOwnPropertyDescriptor(HTMLFormElement.prototype, 'action').get;
-  const formMethodGetter = Object.getOwnPropertyDescriptor(HTMLFormElement.prototype, 'method').get;
-  const formElementsGetter = Object.getOwnPropertyDescriptor(HTMLFormElement.prototype, 'elements').get;
+  const formActionGetter = Object.getOwnPropertyDescriptor(
+    HTMLFormElement.prototype,
+    'action',
+  ).get;
+  const formMethodGetter = Object.getOwnPropertyDescriptor(
+    HTMLFormElement.prototype,
+    'method',
+  ).get;
+  const formElementsGetter = Object.getOwnPropertyDescriptor(
+    HTMLFormElement.prototype,
+    'elements',
+  ).get;
   const getComputedStyleOf = win.getComputedStyle.bind(win);
   const EventCtor = win.Event;
   const binding = typeof win[BINDING_NAME] === 'function' ? win[BINDING_NAME] : null;
@@ -98,160 +107,574 @@
   // Text that marks a sign-in. Latin words need word edges; CJK and the like do not.
   const LOGIN_WORDS = words(
     [
-      'sign ?in', 'log ?in', 'log ?on', 'sign on', 'anmelden', 'einloggen', 'anmeldung',
-      'connexion', 'se connecter', "s'identifier", 'identifiez-vous', 'iniciar sesi[oó]n',
-      'inicia sesi[oó]n', 'ingresar', 'acceder', 'entrar', 'iniciar sess[aã]o',
-      'fazer login', 'accedi', 'accesso', 'inloggen', 'aanmelden', 'войти', 'вход',
-      'авторизация', 'увійти', 'вхід', 'zaloguj(?: się)?', 'logowanie', 'přihlásit',
-      'přihlášení', 'prihlásiť', 'đăng nhập', 'giriş(?: yap)?', 'oturum aç', 'belépés',
-      'bejelentkezés', 'kirjaudu', 'logga in', 'logg inn', 'log ind', 'σύνδεση', 'masuk',
-      'autenticar', 'authenticate',
+      'sign ?in',
+      'log ?in',
+      'log ?on',
+      'sign on',
+      'anmelden',
+      'einloggen',
+      'anmeldung',
+      'connexion',
+      'se connecter',
+      "s'identifier",
+      'identifiez-vous',
+      'iniciar sesi[oó]n',
+      'inicia sesi[oó]n',
+      'ingresar',
+      'acceder',
+      'entrar',
+      'iniciar sess[aã]o',
+      'fazer login',
+      'accedi',
+      'accesso',
+      'inloggen',
+      'aanmelden',
+      'войти',
+      'вход',
+      'авторизация',
+      'увійти',
+      'вхід',
+      'zaloguj(?: się)?',
+      'logowanie',
+      'přihlásit',
+      'přihlášení',
+      'prihlásiť',
+      'đăng nhập',
+      'giriş(?: yap)?',
+      'oturum aç',
+      'belépés',
+      'bejelentkezés',
+      'kirjaudu',
+      'logga in',
+      'logg inn',
+      'log ind',
+      'σύνδεση',
+      'masuk',
+      'autenticar',
+      'authenticate',
     ],
-    ['ログイン', 'サインイン', '登录', '登入', '登錄', '로그인', 'ورود', 'تسجيل الدخول',
-      'เข้าสู่ระบบ', 'התחבר'],
+    [
+      'ログイン',
+      'サインイン',
+      '登录',
+      '登入',
+      '登錄',
+      '로그인',
+      'ورود',
+      'تسجيل الدخول',
+      'เข้าสู่ระบบ',
+      'התחבר',
+    ],
   );
   const SIGNUP_WORDS = words(
     [
-      'sign ?up', 'register', 'registration', 'create (?:an |your |new |a free )?account',
-      'create account', 'join(?: now| us| free| for free)?', 'get started', 'open an account',
-      'new account', 'enrol+', 'start (?:your )?free trial', 'registrieren', 'registrierung',
-      'konto erstellen', 'créer (?:un|mon|votre) compte', 'inscription', "s'inscrire",
-      'regístrate', 'registrarse', 'registrarme', 'crear (?:una )?cuenta', 'cadastr(?:e|ar|o)',
-      'criar (?:uma )?conta', 'registrati', 'iscriviti', 'crea (?:un )?account',
-      'registreren', 'account aanmaken', 'регистрация', 'зарегистрироваться',
-      'создать (?:аккаунт|учетную запись)', 'реєстрація', 'зареєструватися', 'rejestracja',
-      'zarejestruj(?: się)?', 'załóż konto', 'registrace', 'registrovat', 'zaregistrovat',
-      'đăng ký', 'kayıt ol', 'üye ol', 'regisztráció', 'rekisteröidy', 'skapa konto',
-      'opret konto', 'εγγραφή', 'daftar',
+      'sign ?up',
+      'register',
+      'registration',
+      'create (?:an |your |new |a free )?account',
+      'create account',
+      'join(?: now| us| free| for free)?',
+      'get started',
+      'open an account',
+      'new account',
+      'enrol+',
+      'start (?:your )?free trial',
+      'registrieren',
+      'registrierung',
+      'konto erstellen',
+      'créer (?:un|mon|votre) compte',
+      'inscription',
+      "s'inscrire",
+      'regístrate',
+      'registrarse',
+      'registrarme',
+      'crear (?:una )?cuenta',
+      'cadastr(?:e|ar|o)',
+      'criar (?:uma )?conta',
+      'registrati',
+      'iscriviti',
+      'crea (?:un )?account',
+      'registreren',
+      'account aanmaken',
+      'регистрация',
+      'зарегистрироваться',
+      'создать (?:аккаунт|учетную запись)',
+      'реєстрація',
+      'зареєструватися',
+      'rejestracja',
+      'zarejestruj(?: się)?',
+      'załóż konto',
+      'registrace',
+      'registrovat',
+      'zaregistrovat',
+      'đăng ký',
+      'kayıt ol',
+      'üye ol',
+      'regisztráció',
+      'rekisteröidy',
+      'skapa konto',
+      'opret konto',
+      'εγγραφή',
+      'daftar',
     ],
-    ['会員登録', '新規登録', '新規会員', '注册', '註冊', '회원가입', '가입하기', 'ثبت نام',
-      'ثبت‌نام', 'إنشاء حساب', 'สมัครสมาชิก'],
+    [
+      '会員登録',
+      '新規登録',
+      '新規会員',
+      '注册',
+      '註冊',
+      '회원가입',
+      '가입하기',
+      'ثبت نام',
+      'ثبت‌نام',
+      'إنشاء حساب',
+      'สมัครสมาชิก',
+    ],
   );
   const FORGOT_WORDS = words(
     [
-      'forgot', 'forgotten', 'reset (?:your )?password', 'lost (?:your )?password',
-      "can't (?:sign|log) in", 'trouble (?:signing|logging) in', 'remember me',
-      'keep me (?:signed|logged) in', 'stay (?:signed|logged) in', 'passwort vergessen',
-      'angemeldet bleiben', 'mot de passe oublié', 'se souvenir de moi',
-      'olvid(?:aste|ó|é)', 'recordarme', 'esque(?:ceu|ci)', 'lembrar', 'dimenticat[oa]',
-      'ricordami', 'wachtwoord vergeten', 'забыли', 'запомнить', 'забули', "запам'ятати",
-      'nie pamiętasz', 'zapamiętaj', 'zapomenuté', 'zapomněli', 'quên mật khẩu',
-      'şifremi unuttum', 'beni hatırla',
+      'forgot',
+      'forgotten',
+      'reset (?:your )?password',
+      'lost (?:your )?password',
+      "can't (?:sign|log) in",
+      'trouble (?:signing|logging) in',
+      'remember me',
+      'keep me (?:signed|logged) in',
+      'stay (?:signed|logged) in',
+      'passwort vergessen',
+      'angemeldet bleiben',
+      'mot de passe oublié',
+      'se souvenir de moi',
+      'olvid(?:aste|ó|é)',
+      'recordarme',
+      'esque(?:ceu|ci)',
+      'lembrar',
+      'dimenticat[oa]',
+      'ricordami',
+      'wachtwoord vergeten',
+      'забыли',
+      'запомнить',
+      'забули',
+      "запам'ятати",
+      'nie pamiętasz',
+      'zapamiętaj',
+      'zapomenuté',
+      'zapomněli',
+      'quên mật khẩu',
+      'şifremi unuttum',
+      'beni hatırla',
     ],
     ['パスワードを忘れ', '忘记密码', '忘記密碼', '비밀번호 찾기', 'فراموشی', 'نسيت'],
   );
   const NEXT_WORDS = words(
     [
-      'next', 'continue', 'proceed', 'weiter', 'suivant', 'continuer', 'siguiente',
-      'continuar', 'avanti', 'continua', 'volgende', 'doorgaan', 'далее', 'продолжить',
-      'далі', 'продовжити', 'dalej', 'další', 'pokračovat', 'tiếp tục', 'devam',
+      'next',
+      'continue',
+      'proceed',
+      'weiter',
+      'suivant',
+      'continuer',
+      'siguiente',
+      'continuar',
+      'avanti',
+      'continua',
+      'volgende',
+      'doorgaan',
+      'далее',
+      'продолжить',
+      'далі',
+      'продовжити',
+      'dalej',
+      'další',
+      'pokračovat',
+      'tiếp tục',
+      'devam',
     ],
     ['次へ', '下一步', '继续', '繼續', '다음', 'ادامه', 'بعدی', 'التالي'],
   );
   const NEWSLETTER_WORDS = words(
     [
-      'newsletters?', 'subscribe', 'subscription', 'mailing list', 'sign up for',
-      'get (?:the latest|updates|our)', 'stay (?:informed|in touch|up to date)',
-      'latest news', 'deals', 'offers', 'abonnieren', "s'abonner", 'suscr[ií]b',
-      'inscreva', 'iscriviti alla', 'подписаться', 'підписатися', 'zapisz się',
+      'newsletters?',
+      'subscribe',
+      'subscription',
+      'mailing list',
+      'sign up for',
+      'get (?:the latest|updates|our)',
+      'stay (?:informed|in touch|up to date)',
+      'latest news',
+      'deals',
+      'offers',
+      'abonnieren',
+      "s'abonner",
+      'suscr[ií]b',
+      'inscreva',
+      'iscriviti alla',
+      'подписаться',
+      'підписатися',
+      'zapisz się',
     ],
     ['メルマガ', '订阅', '訂閱', '구독'],
   );
   const CHECKOUT_WORDS = words(
     [
-      'checkout', 'check out', 'payment', 'billing', 'shipping', 'delivery', 'place order',
-      'card number', 'credit card', 'debit card', 'cvv', 'cvc', 'expiration', 'gift card',
-      'promo code', 'coupon', 'zahlung', 'paiement', 'pago', 'pagamento', 'оплата',
+      'checkout',
+      'check out',
+      'payment',
+      'billing',
+      'shipping',
+      'delivery',
+      'place order',
+      'card number',
+      'credit card',
+      'debit card',
+      'cvv',
+      'cvc',
+      'expiration',
+      'gift card',
+      'promo code',
+      'coupon',
+      'zahlung',
+      'paiement',
+      'pago',
+      'pagamento',
+      'оплата',
     ],
     [],
   );
   // A code sent by mail or text message: blindfill can only fill codes it can compute.
   const SENT_CODE_WORDS = words(
     [
-      'sent (?:to|a|you)', 'we (?:e-?mailed|texted|sent)', 'check your (?:e-?mail|inbox|phone|spam)',
-      'spam', 'junk', 'text message', 'sms', 'receiving a [a-z -]*code at', 'resend',
-      'email (?:verification|confirmation)', 'confirm your e-?mail', 'verify your e-?mail',
-      'gesendet', 'envoyé', 'enviado', 'inviato', 'отправлен', 'надіслан', 'wysłan',
+      'sent (?:to|a|you)',
+      'we (?:e-?mailed|texted|sent)',
+      'check your (?:e-?mail|inbox|phone|spam)',
+      'spam',
+      'junk',
+      'text message',
+      'sms',
+      'receiving a [a-z -]*code at',
+      'resend',
+      'email (?:verification|confirmation)',
+      'confirm your e-?mail',
+      'verify your e-?mail',
+      'gesendet',
+      'envoyé',
+      'enviado',
+      'inviato',
+      'отправлен',
+      'надіслан',
+      'wysłan',
     ],
     ['送信しました', '已发送', '발송'],
   );
-  const APP_CODE_WORDS = /authenticator|authentication app|authenticator app|google auth|totp|two-factor app|2fa app|app code|code from (?:your|the) app/iu;
+  const APP_CODE_WORDS = new RegExp(
+    [
+      'authenticat(?:or|ion) app',
+      'authenticator',
+      'google auth',
+      'totp',
+      '2fa app',
+      'app code',
+      'code from (?:your|the) app',
+    ].join('|'),
+    'iu',
+  );
   const CHANGE_WORDS = words(
     [
-      '(?:change|update|reset|new|choose|create) (?:your )?password', 'current password',
-      'old password', 'passwort ändern', 'neues passwort', 'changer (?:le|votre) mot de passe',
-      'cambiar (?:la |tu )?contraseña', 'nueva contraseña', 'изменить пароль', 'новый пароль',
+      '(?:change|update|reset|new|choose|create) (?:your )?password',
+      'current password',
+      'old password',
+      'passwort ändern',
+      'neues passwort',
+      'changer (?:le|votre) mot de passe',
+      'cambiar (?:la |tu )?contraseña',
+      'nueva contraseña',
+      'изменить пароль',
+      'новый пароль',
     ],
     ['パスワード変更', '修改密码', '비밀번호 변경'],
   );
-  const SEARCH_WORDS = words(['search', 'suche', 'recherche', 'buscar', 'поиск', 'find'], ['検索', '搜索', '검색']);
+  const SEARCH_WORDS = words(
+    ['search', 'suche', 'recherche', 'buscar', 'поиск', 'find'],
+    ['検索', '搜索', '검색'],
+  );
 
   // Field attributes (name, id, autocomplete, class, placeholder, ...), matched loosely.
   const USERNAME_ATTR = new RegExp(
     [
-      'user', 'login', 'e-?mail', 'mail', 'account', 'acct', 'ident', 'uname', 'handle',
-      'member', 'customer', 'client', 'phone', 'mobile', 'msisdn', 'nick', 'benutzer',
-      'utilisateur', 'identifiant', 'usuario', 'usuário', 'utente', 'gebruiker', 'логин',
-      'почт', 'пользовател', 'користувач', 'użytkownik', 'uživatel', 'ユーザ', 'メール',
-      '用户', '帳號', '帐号', '账号', '邮箱', '아이디', '이메일', 'tài khoản', 'kullanıcı',
-      'نام کاربری', 'ایمیل', 'البريد', '(?:^| )id(?: |$)', 'cpf', 'correo', 'courriel',
+      'user',
+      'login',
+      'e-?mail',
+      'mail',
+      'account',
+      'acct',
+      'ident',
+      'uname',
+      'handle',
+      'member',
+      'customer',
+      'client',
+      'phone',
+      'mobile',
+      'msisdn',
+      'nick',
+      'benutzer',
+      'utilisateur',
+      'identifiant',
+      'usuario',
+      'usuário',
+      'utente',
+      'gebruiker',
+      'логин',
+      'почт',
+      'пользовател',
+      'користувач',
+      'użytkownik',
+      'uživatel',
+      'ユーザ',
+      'メール',
+      '用户',
+      '帳號',
+      '帐号',
+      '账号',
+      '邮箱',
+      '아이디',
+      '이메일',
+      'tài khoản',
+      'kullanıcı',
+      'نام کاربری',
+      'ایمیل',
+      'البريد',
+      '(?:^| )id(?: |$)',
+      'cpf',
+      'correo',
+      'courriel',
     ].join('|'),
     'iu',
   );
   const NOT_USERNAME_ATTR = new RegExp(
     [
-      'search', 'query', '(?:^| )q(?: |$)', 'captcha', 'coupon', 'promo', 'voucher', 'zip',
-      'postal', 'post ?code', 'city', 'street', '(?<!mail )address',
-      'first ?name', 'last ?name', 'full ?name', 'given', 'family', 'surname', 'fname',
-      'lname', 'company', 'organi[sz]ation', 'subject', 'message', 'comment', 'amount',
-      'quantity', 'qty', 'birth', 'dob', 'gender', 'country', 'card', 'cvv', 'cvc', 'iban',
-      'ssn', 'confirm', 'repeat', 'retype', 're-?enter', 'again', 'verify', 'otp', 'code',
-      'token', 'answer', 'question', 'url', 'website', 'price', 'recipient', 'friend',
-      'referral', 'invite', 'display ?name', 'screen ?name',
+      'search',
+      'query',
+      '(?:^| )q(?: |$)',
+      'captcha',
+      'coupon',
+      'promo',
+      'voucher',
+      'zip',
+      'postal',
+      'post ?code',
+      'city',
+      'street',
+      '(?<!mail )address',
+      'first ?name',
+      'last ?name',
+      'full ?name',
+      'given',
+      'family',
+      'surname',
+      'fname',
+      'lname',
+      'company',
+      'organi[sz]ation',
+      'subject',
+      'message',
+      'comment',
+      'amount',
+      'quantity',
+      'qty',
+      'birth',
+      'dob',
+      'gender',
+      'country',
+      'card',
+      'cvv',
+      'cvc',
+      'iban',
+      'ssn',
+      'confirm',
+      'repeat',
+      'retype',
+      're-?enter',
+      'again',
+      'verify',
+      'otp',
+      'code',
+      'token',
+      'answer',
+      'question',
+      'url',
+      'website',
+      'price',
+      'recipient',
+      'friend',
+      'referral',
+      'invite',
+      'display ?name',
+      'screen ?name',
     ].join('|'),
     'iu',
   );
   const OTP_ATTR = new RegExp(
     [
-      'one-?time-?code', '(?:^| )t?otp', 'one ?time', '2fa', 'two[- ]?factor', 'mfa',
-      'authenticator', 'verification ?code', 'security ?code', 'auth(?:entication)? ?code',
-      'passcode', 'sms ?code', 'login ?code', 'código de verificación', 'bestätigungscode',
-      'code de (?:vérification|sécurité)', 'код подтверждения', 'код из смс',
-      '認証コード', '验证码', '인증번호', 'mã xác (?:minh|thực)',
+      'one-?time-?code',
+      '(?:^| )t?otp',
+      'one ?time',
+      '2fa',
+      'two[- ]?factor',
+      'mfa',
+      'authenticator',
+      'verification ?code',
+      'security ?code',
+      'auth(?:entication)? ?code',
+      'passcode',
+      'sms ?code',
+      'login ?code',
+      'código de verificación',
+      'bestätigungscode',
+      'code de (?:vérification|sécurité)',
+      'код подтверждения',
+      'код из смс',
+      '認証コード',
+      '验证码',
+      '인증번호',
+      'mã xác (?:minh|thực)',
     ].join('|'),
     'iu',
   );
   const NEW_PASSWORD_ATTR = new RegExp(
     [
-      'new', 'confirm', 'repeat', 'retype', 're-?enter', 'again', 'verify', 'verification',
-      'create', 'choose', 'neues', 'nouveau', 'nueva', 'nuevo',
-      'bestätig', 'wiederhol', 'confirmer', 'confirmar', 'ripeti', 'conferma', 'повтор',
-      'подтверд', 'новый', 'nowe', 'powtórz', 'potvr', 'nové', 'xác nhận', 'tekrar',
-      '確認', '再入力', '确认', '再次', '확인', 'تکرار', 'تأكيد',
+      'new',
+      'confirm',
+      'repeat',
+      'retype',
+      're-?enter',
+      'again',
+      'verify',
+      'verification',
+      'create',
+      'choose',
+      'neues',
+      'nouveau',
+      'nueva',
+      'nuevo',
+      'bestätig',
+      'wiederhol',
+      'confirmer',
+      'confirmar',
+      'ripeti',
+      'conferma',
+      'повтор',
+      'подтверд',
+      'новый',
+      'nowe',
+      'powtórz',
+      'potvr',
+      'nové',
+      'xác nhận',
+      'tekrar',
+      '確認',
+      '再入力',
+      '确认',
+      '再次',
+      '확인',
+      'تکرار',
+      'تأكيد',
     ].join('|'),
     'iu',
   );
-  const CURRENT_PASSWORD_ATTR = /current|old|existing|aktuell|actuel|actual|текущ|старый|現在/iu;
+  const CURRENT_PASSWORD_ATTR =
+    /current|old|existing|aktuell|actuel|actual|текущ|старый|現在/iu;
   const CARD_ATTR = /(?:^| )cc|card|cvv|cvc|csc|expir|iban|routing|ssn|pin ?code/iu;
   const PERSON_ATTR = new RegExp(
     [
-      'first ?name', 'last ?name', 'full ?name', 'given-name', 'family-name', 'fname',
-      'lname', 'surname', 'birth', 'bday', 'dob', 'gender', 'vorname', 'nachname',
-      'prénom', 'nombre', 'apellido', 'имя', 'фамилия', 'imię', 'nazwisko', 'jméno',
-      'příjmení', '姓', '名前', '이름',
+      'first ?name',
+      'last ?name',
+      'full ?name',
+      'given-name',
+      'family-name',
+      'fname',
+      'lname',
+      'surname',
+      'birth',
+      'bday',
+      'dob',
+      'gender',
+      'vorname',
+      'nachname',
+      'prénom',
+      'nombre',
+      'apellido',
+      'имя',
+      'фамилия',
+      'imię',
+      'nazwisko',
+      'jméno',
+      'příjmení',
+      '姓',
+      '名前',
+      '이름',
     ].join('|'),
     'iu',
   );
-  const TERMS_TEXT = /terms|agree|privacy|accept|conditions|agb|datenschutz|conditions générales|acepto|términos|условия|согласен|regulamin|souhlas|規約|同意|약관/iu;
-  const PASSWORD_RULES_TEXT = /at least \d+ characters|must (?:contain|include|be at least)|mindestens \d+ zeichen|au moins \d+ caractères|al menos \d+ caracteres|не менее \d+ символ|minimum \d+ characters|\d+ or more characters|password strength/iu;
+  const TERMS_TEXT = new RegExp(
+    [
+      'terms',
+      'agree',
+      'privacy',
+      'accept',
+      'conditions',
+      'agb',
+      'datenschutz',
+      'acepto',
+      'términos',
+      'условия',
+      'согласен',
+      'regulamin',
+      'souhlas',
+      '規約',
+      '同意',
+      '약관',
+    ].join('|'),
+    'iu',
+  );
+  const PASSWORD_RULES_TEXT = new RegExp(
+    [
+      'at least \\d+ characters',
+      'must (?:contain|include|be at least)',
+      'mindestens \\d+ zeichen',
+      'au moins \\d+ caractères',
+      'al menos \\d+ caracteres',
+      'не менее \\d+ символ',
+      'minimum \\d+ characters',
+      '\\d+ or more characters',
+      'password strength',
+    ].join('|'),
+    'iu',
+  );
 
-  const FIELD_SELECTOR = 'input:not([type=hidden]):not([type=checkbox]):not([type=radio])'
-    + ':not([type=submit]):not([type=button]):not([type=image]):not([type=reset])';
-  const BUTTON_SELECTOR = 'button, input[type=submit], input[type=button], input[type=image], [role=button]';
+  const FIELD_SELECTOR =
+    'input:not([type=hidden]):not([type=checkbox]):not([type=radio])' +
+    ':not([type=submit]):not([type=button]):not([type=image]):not([type=reset])';
+  const BUTTON_SELECTOR =
+    'button, input[type=submit], input[type=button], input[type=image], [role=button]';
   const TEXT_TYPES = new Set(['text', 'email', 'tel', 'number', 'url', '']);
   const SKIP_TYPES = new Set([
-    'hidden', 'submit', 'button', 'reset', 'image', 'checkbox', 'radio', 'file', 'range',
-    'color', 'date', 'datetime-local', 'month', 'week', 'time',
+    'hidden',
+    'submit',
+    'button',
+    'reset',
+    'image',
+    'checkbox',
+    'radio',
+    'file',
+    'range',
+    'color',
+    'date',
+    'datetime-local',
+    'month',
+    'week',
+    'time',
   ]);
 
   // --- Small helpers --------------------------------------------------------------------
@@ -266,20 +689,28 @@
   // Called at load to build one matcher from Latin words (with edges) and other scripts.
   function words(latin, other) {
     const parts = [];
-    if (latin.length) parts.push(`(?:^|[^\\p{L}\\p{N}])(?:${latin.join('|')})(?![\\p{L}\\p{N}])`);
+    if (latin.length)
+      parts.push(`(?:^|[^\\p{L}\\p{N}])(?:${latin.join('|')})(?![\\p{L}\\p{N}])`);
     if (other.length) parts.push(`(?:${other.join('|')})`);
     return new RegExp(parts.join('|') || '(?!)', 'iu');
   }
 
   // Called on every piece of text read: lower case, single spaces, bounded length.
   function norm(text, limit) {
-    const s = String(text || '').replace(/\s+/g, ' ').trim().toLowerCase();
+    const s = String(text || '')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .toLowerCase();
     return limit && s.length > limit ? s.slice(0, limit) : s;
   }
 
   // Called on attribute values: splits camelCase and separators so `userEmail` reads as words.
   function normAttr(text) {
-    return norm(String(text || '').replace(/([a-z])([A-Z])/g, '$1 $2').replace(/[_\-.[\]:]+/g, ' '));
+    return norm(
+      String(text || '')
+        .replace(/([a-z])([A-Z])/g, '$1 $2')
+        .replace(/[_\-.[\]:]+/g, ' '),
+    );
   }
 
   // Called on each answer sent to the browser side: no field values, only labels and kinds.
@@ -331,7 +762,12 @@
     const pageY = rect.top + win.scrollY;
     const scrollW = Math.max(docEl.scrollWidth, doc.body ? doc.body.scrollWidth : 0);
     const scrollH = Math.max(docEl.scrollHeight, doc.body ? doc.body.scrollHeight : 0);
-    if (pageX + rect.width <= 0 || pageY + rect.height <= 0 || pageX >= scrollW || pageY >= scrollH) {
+    if (
+      pageX + rect.width <= 0 ||
+      pageY + rect.height <= 0 ||
+      pageX >= scrollW ||
+      pageY >= scrollH
+    ) {
       return { ok: false, reason: 'off_screen' };
     }
     const cx = rect.left + rect.width / 2;
@@ -355,8 +791,12 @@
         opacity *= Number.parseFloat(style.opacity) || 0;
         if (opacity < MIN_OPACITY) return { ok: false, reason: 'transparent' };
         if (style.display === 'none') return { ok: false, reason: 'display' };
-        if (node !== el && node !== doc.documentElement && node !== doc.body
-            && style.overflow !== 'visible') {
+        if (
+          node !== el &&
+          node !== doc.documentElement &&
+          node !== doc.body &&
+          style.overflow !== 'visible'
+        ) {
           const box = node.getBoundingClientRect();
           const w = Math.min(rect.right, box.right) - Math.max(rect.left, box.left);
           const h = Math.min(rect.bottom, box.bottom) - Math.max(rect.top, box.top);
@@ -390,8 +830,19 @@
   // Called per candidate field: its attributes as one lower-case string.
   function fieldAttrs(el) {
     const parts = [];
-    for (const name of ['name', 'id', 'autocomplete', 'placeholder', 'aria-label', 'title',
-      'class', 'data-testid', 'formcontrolname', 'ng-model', 'v-model']) {
+    for (const name of [
+      'name',
+      'id',
+      'autocomplete',
+      'placeholder',
+      'aria-label',
+      'title',
+      'class',
+      'data-testid',
+      'formcontrolname',
+      'ng-model',
+      'v-model',
+    ]) {
       const v = el.getAttribute(name);
       if (v) parts.push(normAttr(v));
     }
@@ -419,7 +870,11 @@
     for (let depth = 0; depth < 3 && node; depth += 1) {
       let sib = node.previousSibling;
       for (let n = 0; n < 3 && sib; n += 1, sib = sib.previousSibling) {
-        if (sib.nodeType === 1 && sib.querySelector && sib.querySelector('input, select, textarea')) {
+        if (
+          sib.nodeType === 1 &&
+          sib.querySelector &&
+          sib.querySelector('input, select, textarea')
+        ) {
           return '';
         }
         const text = norm(sib.textContent, MAX_LABEL_CHARS);
@@ -434,9 +889,15 @@
   function formText(container) {
     const out = { buttons: '', headings: '', links: '', body: '', attrs: '' };
     if (container.nodeType === 1) {
-      out.attrs = [container.getAttribute('id'), container.getAttribute('name'),
-        container.getAttribute('class'), container.getAttribute('action'),
-        container.getAttribute('aria-label')].map(normAttr).join(' ');
+      out.attrs = [
+        container.getAttribute('id'),
+        container.getAttribute('name'),
+        container.getAttribute('class'),
+        container.getAttribute('action'),
+        container.getAttribute('aria-label'),
+      ]
+        .map(normAttr)
+        .join(' ');
     }
     const walker = doc.createTreeWalker(container, NodeFilter.SHOW_TEXT);
     let chars = 0;
@@ -449,11 +910,14 @@
       if (!parent || parent.closest('script, style, noscript, template, option')) continue;
       chars += text.length;
       if (parent.closest('button, [role=button]')) out.buttons += ` ${text}`;
-      else if (parent.closest('h1, h2, h3, h4, h5, h6, legend, [role=heading]')) out.headings += ` ${text}`;
+      else if (parent.closest('h1, h2, h3, h4, h5, h6, legend, [role=heading]'))
+        out.headings += ` ${text}`;
       else if (parent.closest('a')) out.links += ` ${text}`;
       else out.body += ` ${text}`;
     }
-    for (const el of container.querySelectorAll('input[type=submit], input[type=button], input[type=image]')) {
+    for (const el of container.querySelectorAll(
+      'input[type=submit], input[type=button], input[type=image]',
+    )) {
       out.buttons += ` ${norm(el.getAttribute('value') || el.getAttribute('alt') || '')}`;
       out.attrs += ` ${normAttr(el.getAttribute('name'))} ${normAttr(el.getAttribute('id'))}`;
     }
@@ -500,24 +964,41 @@
       if (/one-time-code/.test(auto)) return Role.OTP;
       if (/cc-|card/.test(auto) || CARD_ATTR.test(attrs)) return Role.OTHER;
       if (/current-password/.test(auto)) return Role.PASSWORD;
-      if (OTP_ATTR.test(text) && !/pass ?word|passwort|contraseña|mot de passe|пароль/iu.test(text)) {
+      if (
+        OTP_ATTR.test(text) &&
+        !/pass ?word|passwort|contraseña|mot de passe|пароль/iu.test(text)
+      ) {
         return Role.OTP;
       }
-      if (NEW_PASSWORD_ATTR.test(text) && !CURRENT_PASSWORD_ATTR.test(text)) return Role.NEW_PASSWORD;
+      if (NEW_PASSWORD_ATTR.test(text) && !CURRENT_PASSWORD_ATTR.test(text))
+        return Role.NEW_PASSWORD;
       return Role.PASSWORD;
     }
     if (type === 'search') return Role.OTHER;
     if (/one-time-code/.test(auto)) return Role.OTP;
-    if (/cc-|card|street|postal|address-|tel-|bday|given-name|family-name|^name$|organization/.test(auto)) {
+    if (
+      /cc-|card|street|postal|address-|tel-|bday|given-name|family-name|^name$|organization/.test(
+        auto,
+      )
+    ) {
       return /username|email/.test(auto) ? Role.USERNAME : Role.OTHER;
     }
     if (/(?:^| )(?:username|email|webauthn)(?: |$)/.test(auto)) return Role.USERNAME;
     if (CARD_ATTR.test(attrs)) return Role.OTHER;
     if (OTP_ATTR.test(text) && !/mail/.test(attrs)) return Role.OTP;
-    if (type === 'email') return NOT_USERNAME_ATTR.test(attrs) && /confirm|repeat|retype|again|verify/.test(text) ? Role.OTHER : Role.USERNAME;
-    if (NOT_USERNAME_ATTR.test(attrs) && !/(?:^| )(?:user ?name|login|e ?mail)(?: |$)/.test(attrs)) return Role.OTHER;
+    if (type === 'email')
+      return NOT_USERNAME_ATTR.test(attrs) && /confirm|repeat|retype|again|verify/.test(text)
+        ? Role.OTHER
+        : Role.USERNAME;
+    if (
+      NOT_USERNAME_ATTR.test(attrs) &&
+      !/(?:^| )(?:user ?name|login|e ?mail)(?: |$)/.test(attrs)
+    )
+      return Role.OTHER;
     if (USERNAME_ATTR.test(attrs) || USERNAME_ATTR.test(label)) {
-      return NOT_USERNAME_ATTR.test(label) && !USERNAME_ATTR.test(attrs) ? Role.OTHER : Role.USERNAME;
+      return NOT_USERNAME_ATTR.test(label) && !USERNAME_ATTR.test(attrs)
+        ? Role.OTHER
+        : Role.USERNAME;
     }
     return Role.OTHER;
   }
@@ -534,12 +1015,15 @@
     for (let depth = 0; node && depth < MAX_CONTAINER_CLIMB; depth += 1) {
       if (node === doc.body || node === doc.documentElement) break;
       const inputs = node.querySelectorAll(FIELD_SELECTOR);
-      if (inputs.length > 1) return withButton && !withButton.contains(inputs[0]) && depth > 3 ? withButton : node;
+      if (inputs.length > 1)
+        return withButton && !withButton.contains(inputs[0]) && depth > 3 ? withButton : node;
       if (!withButton && node.querySelector(BUTTON_SELECTOR)) withButton = node;
       node = node.parentElement;
     }
     if (withButton) return withButton;
-    return el.getRootNode() instanceof ShadowRoot ? el.getRootNode().host : (doc.body || doc.documentElement);
+    return el.getRootNode() instanceof ShadowRoot
+      ? el.getRootNode().host
+      : doc.body || doc.documentElement;
   }
 
   // Called by describe for each form: one <form> (or container) may hold several forms,
@@ -561,7 +1045,11 @@
     const blocks = clusters.map((cluster) => {
       const others = clusters.filter((c) => c !== cluster).flat();
       let block = cluster[0].el;
-      for (let node = block.parentElement; node && node !== container; node = node.parentElement) {
+      for (
+        let node = block.parentElement;
+        node && node !== container;
+        node = node.parentElement
+      ) {
         if (others.some((o) => node.contains(o.el))) break;
         block = node;
       }
@@ -584,7 +1072,9 @@
   function classifyForm(container, fields, hiddenPasswords) {
     const text = formText(container);
     const everything = `${text.buttons} ${text.headings} ${text.body}`;
-    const passwords = fields.filter((f) => f.type === 'password' && f.role !== Role.OTP && f.role !== Role.OTHER);
+    const passwords = fields.filter(
+      (f) => f.type === 'password' && f.role !== Role.OTP && f.role !== Role.OTHER,
+    );
     const texts = fields.filter((f) => f.type !== 'password');
     const otps = fields.filter((f) => f.role === Role.OTP);
     const title = norm(doc.title, 200);
@@ -600,7 +1090,11 @@
     if (FORGOT_WORDS.test(`${text.links} ${text.body} ${text.buttons}`)) login += 2;
     if (LOGIN_WORDS.test(title)) login += 1;
     if (SIGNUP_WORDS.test(text.buttons)) signup += 3;
-    if (SIGNUP_WORDS.test(text.attrs) || /regist|signup|sign up|join|create|enrol/.test(text.attrs)) signup += 2;
+    if (
+      SIGNUP_WORDS.test(text.attrs) ||
+      /regist|signup|sign up|join|create|enrol/.test(text.attrs)
+    )
+      signup += 2;
     if (SIGNUP_WORDS.test(text.headings)) signup += 2;
     if (SIGNUP_WORDS.test(text.body)) signup += 1;
     if (SIGNUP_WORDS.test(title)) signup += 1;
@@ -612,13 +1106,18 @@
     if (passwords.some((f) => /current-password/.test(f.autocomplete))) login += 2;
     const plainTexts = texts.filter((f) => f.role !== Role.OTP);
     if (plainTexts.length >= 3) signup += 1.5 * (plainTexts.length - 2);
-    if (container.querySelector && container.querySelectorAll('select').length >= 2) signup += 1.5;
+    if (container.querySelector && container.querySelectorAll('select').length >= 2)
+      signup += 1.5;
 
     const base = { container, text, login, signup };
     if (passwords.length >= 2) {
-      const current = passwords.some((f) => CURRENT_PASSWORD_ATTR.test(`${f.attrs} ${f.label}`)
-        || /current-password/.test(f.autocomplete));
-      const kind = current || CHANGE_WORDS.test(everything) ? Kind.CHANGE_PASSWORD : Kind.SIGNUP;
+      const current = passwords.some(
+        (f) =>
+          CURRENT_PASSWORD_ATTR.test(`${f.attrs} ${f.label}`) ||
+          /current-password/.test(f.autocomplete),
+      );
+      const kind =
+        current || CHANGE_WORDS.test(everything) ? Kind.CHANGE_PASSWORD : Kind.SIGNUP;
       return { ...base, kind, chosen: [] };
     }
     if (passwords.length === 1) {
@@ -629,7 +1128,14 @@
       if (signup > login) return { ...base, kind: Kind.SIGNUP, chosen: [] };
       const user = pickUsername(fields, pw);
       if (user) {
-        return { ...base, kind: Kind.LOGIN, chosen: [[user, Role.USERNAME], [pw, Role.PASSWORD]] };
+        return {
+          ...base,
+          kind: Kind.LOGIN,
+          chosen: [
+            [user, Role.USERNAME],
+            [pw, Role.PASSWORD],
+          ],
+        };
       }
       if (plainTexts.length > 1 && login < 2) return { ...base, kind: Kind.OTHER, chosen: [] };
       return { ...base, kind: Kind.PASSWORD_STEP, chosen: [[pw, Role.PASSWORD]] };
@@ -650,8 +1156,11 @@
   function classifyWithoutPassword(base, plainTexts, everything, hiddenPasswords) {
     const { container, text } = base;
     const users = plainTexts.filter((f) => f.role === Role.USERNAME);
-    if (container.getAttribute && (container.getAttribute('role') === 'search'
-      || plainTexts.some((f) => f.type === 'search'))) {
+    if (
+      container.getAttribute &&
+      (container.getAttribute('role') === 'search' ||
+        plainTexts.some((f) => f.type === 'search'))
+    ) {
       return { ...base, kind: Kind.SEARCH, chosen: [] };
     }
     if (CHECKOUT_WORDS.test(everything) && !LOGIN_WORDS.test(text.buttons)) {
@@ -661,9 +1170,13 @@
       return { ...base, kind: users.length ? Kind.OTHER : Kind.OTHER, chosen: [] };
     }
     const user = users[0];
-    if (SEARCH_WORDS.test(`${user.attrs} ${user.label}`)) return { ...base, kind: Kind.SEARCH, chosen: [] };
-    if (NEWSLETTER_WORDS.test(everything) && !FORGOT_WORDS.test(`${everything} ${text.links}`)
-      && !hiddenPasswords) {
+    if (SEARCH_WORDS.test(`${user.attrs} ${user.label}`))
+      return { ...base, kind: Kind.SEARCH, chosen: [] };
+    if (
+      NEWSLETTER_WORDS.test(everything) &&
+      !FORGOT_WORDS.test(`${everything} ${text.links}`) &&
+      !hiddenPasswords
+    ) {
       return { ...base, kind: Kind.NEWSLETTER, chosen: [] };
     }
     if (base.signup > base.login) return { ...base, kind: Kind.SIGNUP, chosen: [] };
@@ -679,18 +1192,26 @@
   // Called by classifyForm: the username that goes with a password field. Prefer a field
   // recognised as a username before the password; never one after it.
   function pickUsername(fields, pw) {
-    const before = fields.filter((f) => f.type !== 'password' && f.order < pw.order && f.role !== Role.OTP);
+    const before = fields.filter(
+      (f) => f.type !== 'password' && f.order < pw.order && f.role !== Role.OTP,
+    );
     const named = before.filter((f) => f.role === Role.USERNAME);
     if (named.length) return named[named.length - 1];
-    const plain = before.filter((f) => f.role === Role.OTHER && TEXT_TYPES.has(f.type)
-      && f.type !== 'number' && !NOT_USERNAME_ATTR.test(`${f.attrs} ${f.label}`));
+    const plain = before.filter(
+      (f) =>
+        f.role === Role.OTHER &&
+        TEXT_TYPES.has(f.type) &&
+        f.type !== 'number' &&
+        !NOT_USERNAME_ATTR.test(`${f.attrs} ${f.label}`),
+    );
     return plain.length ? plain[plain.length - 1] : null;
   }
 
   // Called by classifyForm: is there a checkbox about terms or privacy?
   function hasTermsCheckbox(container) {
     for (const box of container.querySelectorAll('input[type=checkbox]')) {
-      const label = box.labels && box.labels.length ? box.labels[0].textContent : nearbyText(box);
+      const label =
+        box.labels && box.labels.length ? box.labels[0].textContent : nearbyText(box);
       const near = `${label} ${box.parentElement ? box.parentElement.textContent : ''}`;
       if (TERMS_TEXT.test(norm(near, 300))) return true;
     }
@@ -765,12 +1286,17 @@
       const vis = visibility(el);
       if (!vis.ok) {
         if (type === 'password') hiddenPasswordForms.add(container);
-        if (request.debug) rejected.push({ input_index: indexOf.get(el), type, reason: vis.reason });
+        if (request.debug)
+          rejected.push({ input_index: indexOf.get(el), type, reason: vis.reason });
         continue;
       }
       const attrs = fieldAttrs(el);
       const info = {
-        el, root, type, order, attrs,
+        el,
+        root,
+        type,
+        order,
+        attrs,
         label: fieldLabel(el, root),
         autocomplete: norm(el.getAttribute('autocomplete')),
         maxLength: el.maxLength,
@@ -836,15 +1362,22 @@
     const type = inputType(el);
     if (type === null) return Status.ROLE_MISMATCH;
     const info = {
-      el, type, attrs: fieldAttrs(el), label: fieldLabel(el, el.getRootNode()),
+      el,
+      type,
+      attrs: fieldAttrs(el),
+      label: fieldLabel(el, el.getRootNode()),
     };
     const now = fieldRole(info);
     // A secret only goes into a field of its own kind.
-    if (role === Role.PASSWORD && (type !== 'password' || now === Role.OTP || now === Role.OTHER)) {
+    if (
+      role === Role.PASSWORD &&
+      (type !== 'password' || now === Role.OTP || now === Role.OTHER)
+    ) {
       return Status.ROLE_MISMATCH;
     }
     if (role === Role.OTP && now !== Role.OTP) return Status.ROLE_MISMATCH;
-    if (role === Role.USERNAME && (type === 'password' || now === Role.OTP)) return Status.ROLE_MISMATCH;
+    if (role === Role.USERNAME && (type === 'password' || now === Role.OTP))
+      return Status.ROLE_MISMATCH;
     if (el.maxLength >= 0 && value.length > el.maxLength) return Status.VALUE_TOO_LONG;
     el.scrollIntoView({ block: 'center', inline: 'center' });
     const vis = visibility(el);
@@ -905,14 +1438,21 @@
     const form = formOf(container);
     if (form) {
       for (const el of formElementsGetter.call(form)) {
-        if ((el instanceof HTMLButtonElement || el instanceof HTMLInputElement)
-          && (el.type === 'submit' || el.type === 'image')
-          && (form === container || container.contains(el))) candidates.push(el);
+        if (
+          (el instanceof HTMLButtonElement || el instanceof HTMLInputElement) &&
+          (el.type === 'submit' || el.type === 'image') &&
+          (form === container || container.contains(el))
+        )
+          candidates.push(el);
       }
     }
     if (!candidates.length) {
-      for (const el of container.querySelectorAll('button, input[type=submit], input[type=button], [role=button]')) {
-        const words = norm(`${el.textContent} ${el.getAttribute('value') || ''} ${el.getAttribute('aria-label') || ''}`);
+      for (const el of container.querySelectorAll(
+        'button, input[type=submit], input[type=button], [role=button]',
+      )) {
+        const value = el.getAttribute('value') || '';
+        const aria = el.getAttribute('aria-label') || '';
+        const words = norm(`${el.textContent} ${value} ${aria}`);
         if (LOGIN_WORDS.test(words) || NEXT_WORDS.test(words)) candidates.push(el);
       }
     }
@@ -942,7 +1482,12 @@
     const button = submitButton(container);
     if (button && button.hasAttribute('formaction')) {
       const method = button.getAttribute('formmethod') || formMethodGetter.call(form);
-      return { status: Status.OK, url: button.formAction, method: method.toLowerCase(), via_button: true };
+      return {
+        status: Status.OK,
+        url: button.formAction,
+        method: method.toLowerCase(),
+        via_button: true,
+      };
     }
     return {
       status: Status.OK,
@@ -952,8 +1497,9 @@
     };
   }
 
-  // SUBMIT: click the visible submit button; else request submission; else focus the last
-  // field so the browser side can press a real Enter key there.
+  // SUBMIT: click the visible submit button; else submit the <form> as a button would;
+  // else (fields outside a form) focus the last field so the browser side presses a real
+  // Enter key there, which page scripts handle.
   function submit(request) {
     if (request.nonce !== nonce) return { status: Status.DOCUMENT_CHANGED };
     const container = lookup(formsById, request.form);
@@ -963,15 +1509,15 @@
       button.click();
       return { status: Status.OK, method: 'button' };
     }
-    const last = lookup(fieldsById, request.focus || '');
-    if (last) {
-      last.focus();
-      return { status: Status.OK, method: 'enter' };
-    }
     const form = formOf(container);
     if (form) {
       form.requestSubmit();
       return { status: Status.OK, method: 'request_submit' };
+    }
+    const last = lookup(fieldsById, request.focus || '');
+    if (last) {
+      last.focus();
+      return { status: Status.OK, method: 'enter' };
     }
     return { status: Status.NO_SUBMIT };
   }
@@ -984,14 +1530,23 @@
       return { ok: false, reason: 'not_a_frame' };
     }
     let rect = iframe.getBoundingClientRect();
-    if (rect.width < MIN_FIELD_PX || rect.height < MIN_FIELD_PX) return { ok: false, reason: 'too_small' };
+    if (rect.width < MIN_FIELD_PX || rect.height < MIN_FIELD_PX)
+      return { ok: false, reason: 'too_small' };
     const style = getComputedStyleOf(iframe);
     if (style.visibility !== 'visible') return { ok: false, reason: 'visibility' };
     const chain = ancestorCheck(iframe, rect);
     if (!chain.ok) return chain;
     const inner = (box) => ({
-      x: box.left + iframe.clientLeft + (Number.parseFloat(style.paddingLeft) || 0) + Number(request.x),
-      y: box.top + iframe.clientTop + (Number.parseFloat(style.paddingTop) || 0) + Number(request.y),
+      x:
+        box.left +
+        iframe.clientLeft +
+        (Number.parseFloat(style.paddingLeft) || 0) +
+        Number(request.x),
+      y:
+        box.top +
+        iframe.clientTop +
+        (Number.parseFloat(style.paddingTop) || 0) +
+        Number(request.y),
     });
     let { x, y } = inner(rect);
     if (x < 0 || y < 0 || x >= win.innerWidth || y >= win.innerHeight) {
@@ -1031,13 +1586,20 @@
   function handle(request, subject) {
     if (!request || typeof request !== 'object') return { status: Status.BAD_REQUEST };
     switch (request.type) {
-      case Request.DESCRIBE: return describe(request);
-      case Request.FILL: return fill(request);
-      case Request.ACTION: return action(request);
-      case Request.SUBMIT: return submit(request);
-      case Request.CLEAR: return clear(request);
-      case Request.PROBE_FRAME: return subject ? probeFrame(request, subject) : fieldBox(request);
-      default: return { status: Status.BAD_REQUEST };
+      case Request.DESCRIBE:
+        return describe(request);
+      case Request.FILL:
+        return fill(request);
+      case Request.ACTION:
+        return action(request);
+      case Request.SUBMIT:
+        return submit(request);
+      case Request.CLEAR:
+        return clear(request);
+      case Request.PROBE_FRAME:
+        return subject ? probeFrame(request, subject) : fieldBox(request);
+      default:
+        return { status: Status.BAD_REQUEST };
     }
   }
 
@@ -1060,9 +1622,15 @@
   }
   function watch() {
     const observer = new MutationObserver(scheduleNotify);
-    observer.observe(doc, { childList: true, subtree: true, attributes: true, attributeFilter: ['style', 'class', 'hidden', 'type'] });
+    observer.observe(doc, {
+      childList: true,
+      subtree: true,
+      attributes: true,
+      attributeFilter: ['style', 'class', 'hidden', 'type'],
+    });
     notify({ event: 'ready' });
   }
-  if (doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', watch, { once: true });
+  if (doc.readyState === 'loading')
+    doc.addEventListener('DOMContentLoaded', watch, { once: true });
   else watch();
 })();

@@ -77,6 +77,11 @@ class Site:
         self.routes[path] = (html.encode(), "text/html; charset=utf-8")
         return self.origin(host) + path
 
+    def add_raw(self, path: str, body: bytes, content_type: str) -> str:
+        """Serve `body` as is at `path`; return its URL."""
+        self.routes[path] = (body, content_type)
+        return self.origin() + path
+
     def add_file(
         self, name: str, *, path: str | None = None, host: str = "127.0.0.1"
     ) -> str:
