@@ -86,6 +86,7 @@ class _FrameNode:
     loader_id: str
     session: CDPSession
     page: Page
+    target: _Target
 
 
 class _Target:
@@ -95,6 +96,25 @@ class _Target:
         self.session = session
         self.page = page
         self.alive = True
+        # Execution context id -> the origin CDP reports for it. Unlike the
+        # frame tree's securityOrigin, this is opaque (`://`) for a sandboxed
+        # frame loaded from a real URL.
+        self.context_origins: dict[int, str] = {}
+
+    # Triggered by CDP for every execution context made in this target.
+    def on_context_created(self, event: Mapping[str, Any]) -> None:
+        context = event.get("context", {})
+        self.context_origins[int(context.get("id", -1))] = str(
+            context.get("origin", "")
+        )
+
+    # Triggered by CDP when a context goes away (navigation, frame detach).
+    def on_context_destroyed(self, event: Mapping[str, Any]) -> None:
+        self.context_origins.pop(int(event.get("executionContextId", -1)), None)
+
+    # Triggered by CDP when all contexts of the target are cleared.
+    def on_contexts_cleared(self, _event: Mapping[str, Any]) -> None:
+        self.context_origins.clear()
 
 
 class ShimSession:
@@ -168,6 +188,9 @@ class ShimSession:
         """Register the shim and its binding on one CDP session."""
         cdp = target.session
         cdp.on("Runtime.bindingCalled", self._on_binding)
+        cdp.on("Runtime.executionContextCreated", target.on_context_created)
+        cdp.on("Runtime.executionContextDestroyed", target.on_context_destroyed)
+        cdp.on("Runtime.executionContextsCleared", target.on_contexts_cleared)
         await self._send(cdp, "Page.enable")
         await self._send(cdp, "Runtime.enable")
         await self._send(
@@ -304,6 +327,7 @@ class ShimSession:
             loader_id=frame.get("loaderId", ""),
             session=target.session,
             page=target.page,
+            target=target,
         )
         for child in tree.get("childFrames", ()):
             self._walk_tree(child, target, nodes)
@@ -315,6 +339,17 @@ class ShimSession:
             {"frameId": node.frame_id, "worldName": WORLD_NAME},
         )
         return int(result["executionContextId"])
+
+    def _context_matches(self, node: _FrameNode, context_id: int) -> bool:
+        """Whether CDP gives the shim's context in `node` the frame's origin.
+
+        A sandboxed frame keeps its URL's origin in the frame tree but runs
+        with an opaque origin; its contexts report `://` and are refused.
+        """
+        reported = node.target.context_origins.get(context_id)
+        if reported is None:
+            return False
+        return origin_of_url(reported) == origin_of_url(node.security_origin or "")
 
     async def _call(
         self,
@@ -389,6 +424,9 @@ class ShimSession:
                 continue
             try:
                 context_id = await self._context_id(node)
+                if not self._context_matches(node, context_id):
+                    log.debug("frame.refused", url=node.url[:200], reason="opaque")
+                    continue
                 answer = await self._call(
                     node, {"type": "describe"}, context_id=context_id
                 )
@@ -450,6 +488,8 @@ class ShimSession:
         context_id = await self._context_id(node)
         if context_id != form.document.context_id:
             return FillStatus.DOCUMENT_CHANGED
+        if not self._context_matches(node, context_id):
+            return FillStatus.ORIGIN_CHANGED
         return node, context_id
 
     async def _seen_through(
