@@ -35,7 +35,7 @@ async def all_values(frame: Frame | Page) -> list[str]:
 async def test_security_case_7_cross_origin_login_frame(
     page: Page, shim: ShimSession, site: Site
 ) -> None:
-    """Security case 7: a login frame in a trusted page reports its own origin and chain."""
+    """Security case 7: a login frame in a trusted page shows its own origin, chain."""
     child = site.add(LOGIN, host="localhost")
     top = site.add(
         f"<h1>Trusted</h1><iframe src='{child}' width=600 height=300></iframe>"
@@ -79,7 +79,7 @@ async def test_security_case_7_cross_origin_login_frame(
 async def test_security_case_8_opaque_frames(
     page: Page, shim: ShimSession, site: Site, frame: str
 ) -> None:
-    """Security case 8: sandboxed, srcdoc, about:blank, data: and blob: frames are refused."""
+    """Security case 8: sandboxed, srcdoc, about:blank, data:, blob: frames: refused."""
     site.add(LOGIN, path="/sandboxed-login")
     await page.goto(site.add(f"<p>Host page</p>{frame}"))
     await page.wait_for_timeout(200)  # let blob and data frames commit
@@ -103,7 +103,7 @@ async def test_security_case_8_opaque_frames(
 async def test_security_case_9_invisible_form(
     page: Page, shim: ShimSession, site: Site, style: str
 ) -> None:
-    """Security case 9: a form that is tiny, transparent, off-screen, hidden or clipped."""
+    """Security case 9: a tiny, transparent, off-screen, hidden or clipped form."""
     await page.goto(site.add(f"<div style='{style}'><div>{LOGIN}</div></div>"))
     assert await shim.detect(include_unfillable=True) == []
 
@@ -149,7 +149,7 @@ async def test_security_case_9_invisible_frame(
 async def test_security_case_10_hidden_extra_fields(
     page: Page, shim: ShimSession, site: Site
 ) -> None:
-    """Security case 10: hidden password and card fields beside a username stay empty."""
+    """Security case 10: hidden password and card fields by a username stay empty."""
     await page.goto(
         site.add(
             "<h1>Sign in</h1><form><input name=username autocomplete=username>"
@@ -253,7 +253,8 @@ async def test_security_case_18_distinct_origins(
     [
         "<form role=search><input name=q autocomplete=username placeholder=Search>"
         "<button>Search</button></form>",
-        "<form><input type=search name=q autocomplete=username><button>Go</button></form>",
+        "<form><input type=search name=q autocomplete=username>"
+        "<button>Go</button></form>",
         "<section><h2>Newsletter</h2><p>Get our weekly deals.</p><form>"
         "<input type=email name=email autocomplete=username>"
         "<button>Subscribe</button></form></section>",
