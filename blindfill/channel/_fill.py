@@ -36,7 +36,7 @@ overlap. A `RemoteError` from any method leaves the state unchanged.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
@@ -222,7 +222,7 @@ class BrowserChannel:
         state = self._state
         if state.retry_token is None:
             token = Secret(self._entropy.random_bytes(RETRY_TOKEN_SIZE), kind="retry")
-            state = replace(state, retry_token=token)
+            state = state.with_retry_token(token)
         assert state.retry_token is not None  # for mypy: set just above
         header = FrameHeader(FrameType.FILL_REQUEST, state.pairing_id, state.epoch)
         handshake = NoiseHandshake(
@@ -327,12 +327,7 @@ class PendingFill:
             state.pairing_id,
             state.epoch,
         )
-        new_state = replace(
-            state,
-            epoch=state.epoch + 1,
-            chain_link=Secret(link, kind="chain_link"),
-            retry_token=None,
-        )
+        new_state = state.advanced(Secret(link, kind="chain_link"))
         channel._state = new_state
         self._status = FillStatus.DONE
         return FillOutcome(decision, new_state)
@@ -557,7 +552,7 @@ class PendingRequest:
             raise LocalProtocolError(
                 f"this request is {self._status.value}", code="fill_not_waiting"
             )
-        base = self._base_state(channel.state)
+        self._check_answerable(channel.state)
 
         seed = channel._entropy.random_bytes(SEED_SIZE)
         body = self._handshake.write(
@@ -574,21 +569,28 @@ class PendingRequest:
             header.pairing_id,
             header.epoch,
         )
-        new_state = replace(
-            base,
+        # The link this request used becomes (or stays) current; when it
+        # was the approver's next link, the old current link is deleted.
+        new_state = channel.state.answered(
+            epoch=self.epoch,
+            chain_link=self._link,
             next_link=NextLink(
                 chain_link=Secret(link, kind="chain_link"),
                 retry_token=self._retry_token,
                 timestamp_ms=self.request.timestamp_ms,
             ),
-            windows=tuple(w for w in base.windows if w.epoch >= base.epoch),
         )
         channel._state = new_state
         self._status = FillStatus.DONE
         return Reply(frame, new_state)
 
-    def _base_state(self, state: ApproverState) -> ApproverState:
-        """The state to answer from, or `LocalProtocolError` if stale."""
+    def _check_answerable(self, state: ApproverState) -> None:
+        """Raise `LocalProtocolError` unless answering keeps both sides in step.
+
+        Answerable: a request in the current epoch when no answer is out yet,
+        or a retry newer than the answered one with its token; or a request
+        under the next link, which proves the last answer arrived.
+        """
         epoch = self.epoch
         nxt = state.next_link
         if state.pairing_id == self.pairing_id:
@@ -599,17 +601,13 @@ class PendingRequest:
                     and self.request.timestamp_ms > nxt.timestamp_ms
                 )
             ):
-                return state
+                return
             if (
                 epoch == state.epoch + 1
                 and nxt is not None
                 and nxt.chain_link == self._link
             ):
-                # The browser side holds the next link: promote it and delete
-                # the old one.
-                return replace(
-                    state, epoch=epoch, chain_link=nxt.chain_link, next_link=None
-                )
+                return
         self._status = FillStatus.SUPERSEDED
         raise LocalProtocolError(
             "a newer request of this browser side was answered, or it was "

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 import types
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
@@ -71,10 +70,11 @@ _ORIGIN: Final = re.compile(
     r"[a-z][a-z0-9+.\-]{0,31}://[a-z0-9\-._~%!$&'()*+,;=\[\]:]{1,255}"
 )
 _REQUEST_ID: Final = re.compile(r"[0-9a-f]{32}")
-# Characters that reorder or hide text when shown: a prompt must read the
-# same to the human as it does to the program.
-_BIDI_CONTROLS: Final = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Control characters (Unicode category Cc), lone surrogates (Cs) and the
+# characters that reorder text when shown: a prompt must read the same to the
+# human as it does to the program.
+_FORBIDDEN_TEXT: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
 
 
@@ -135,10 +135,10 @@ def check_display_text(value: str, what: str, *, max_chars: int) -> None:
     """
     if not isinstance(value, str) or len(value) > max_chars:
         raise _local(f"{what} must be text of at most {max_chars} characters")
-    for char in value:
-        category = unicodedata.category(char)
-        if category in ("Cc", "Cs") or char in _BIDI_CONTROLS:
-            raise _local(f"{what} contains the control character U+{ord(char):04X}")
+    found = _FORBIDDEN_TEXT.search(value)
+    if found:
+        code = ord(found.group())
+        raise _local(f"{what} contains the control character U+{code:04X}")
 
 
 def check_name(value: str, what: str) -> None:

@@ -17,7 +17,8 @@ wraps one `NoiseConnection` and works around its quirks:
   `ChannelBrokenError` instead of garbage.
 * The library does not enforce the 65,535-byte message limit; we do.
 * `from_name` accepts a `str` but then fails on it; names are passed as
-  bytes.
+  bytes. It also re-parses the name each time; connections are cloned from
+  a parsed template instead (`_fresh_connection`).
 * Setting an ephemeral key before `start_handshake` makes the library warn
   (a warning is an error in our tests); the fixed ephemeral that tests and
   vectors need is put into the handshake state right after it starts.
@@ -41,9 +42,14 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.x25519 import (
+    X25519PrivateKey,
+    X25519PublicKey,
+)
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from noise.backends.default import DefaultNoiseBackend
 from noise.backends.default.ciphers import ChaCha20Cipher
+from noise.backends.default.diffie_hellmans import ED25519
 from noise.backends.default.hashes import SHA256Hash
 from noise.backends.default.keypairs import KeyPair25519
 from noise.connection import NoiseConnection
@@ -82,36 +88,33 @@ _IPAD: Final = bytes(b ^ 0x36 for b in range(256))
 _OPAD: Final = bytes(b ^ 0x5C for b in range(256))
 
 
-def _hmac_pair(key: bytes) -> tuple[Any, Any]:
-    """SHA-256 states that have absorbed key^ipad and key^opad (RFC 2104)."""
+def _padded_key(key: bytes) -> bytes:
     if len(key) > _BLOCK:
         key = hashlib.sha256(key).digest()
-    key = key.ljust(_BLOCK, b"\0")
-    return hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD))
+    return key.ljust(_BLOCK, b"\0")
 
 
 def _hmac_sha256(key: bytes, data: bytes, algorithm: object = None) -> bytes:
-    inner, outer = _hmac_pair(key)
-    inner.update(data)
-    outer.update(inner.digest())
-    return bytes(outer.digest())
+    """HMAC-SHA-256 (RFC 2104) from two one-shot hashes."""
+    key = _padded_key(key)
+    sha256 = hashlib.sha256
+    inner = sha256(key.translate(_IPAD) + data).digest()
+    return sha256(key.translate(_OPAD) + inner).digest()
 
 
 def _hkdf(
     chaining_key: bytes, input_key_material: bytes, num_outputs: int, hmac_hash_fn: Any
 ) -> tuple[bytes, ...]:
-    """Noise's HKDF (section 4.3), keying HMAC with temp_key only once."""
-    temp_key = _hmac_sha256(chaining_key, input_key_material)
-    inner, outer = _hmac_pair(temp_key)
-    outputs: list[bytes] = []
-    previous = b""
-    for index in range(1, num_outputs + 1):
-        step_inner, step_outer = inner.copy(), outer.copy()
-        step_inner.update(previous + bytes([index]))
-        step_outer.update(step_inner.digest())
-        previous = step_outer.digest()
-        outputs.append(previous)
-    return tuple(outputs)
+    """Noise's HKDF (section 4.3), padding temp_key only once."""
+    sha256 = hashlib.sha256
+    temp_key = _padded_key(_hmac_sha256(chaining_key, input_key_material))
+    ipad, opad = temp_key.translate(_IPAD), temp_key.translate(_OPAD)
+    output1 = sha256(opad + sha256(ipad + b"\x01").digest()).digest()
+    output2 = sha256(opad + sha256(ipad + output1 + b"\x02").digest()).digest()
+    if num_outputs == 2:
+        return output1, output2
+    output3 = sha256(opad + sha256(ipad + output2 + b"\x03").digest()).digest()
+    return output1, output2, output3
 
 
 class _LazyChaCha(ChaCha20Cipher):  # type: ignore[misc]
@@ -134,6 +137,31 @@ class _LazyChaCha(ChaCha20Cipher):  # type: ignore[misc]
         return bytes(super().decrypt(k, n, ad, ciphertext))
 
 
+class _KeyPair25519(KeyPair25519):  # type: ignore[misc]
+    @classmethod
+    def from_public_bytes(cls, public_bytes: bytes) -> _KeyPair25519:
+        # Keeps the received bytes instead of serialising the key again.
+        if len(public_bytes) != KEY_SIZE:
+            raise NoiseValueError("an X25519 public key is 32 bytes")
+        public = X25519PublicKey.from_public_bytes(public_bytes)
+        return cls(public=public, public_bytes=bytes(public_bytes))
+
+
+class _X25519(ED25519):  # type: ignore[misc]
+    """X25519 without the library's per-call ABC isinstance checks.
+
+    Our keys are always `cryptography` X25519 objects: `KeyPair` and
+    `PublicKey` build them, and `_KeyPair25519` builds received ones.
+    """
+
+    @property
+    def klass(self) -> type[_KeyPair25519]:
+        return _KeyPair25519
+
+    def dh(self, private_key: X25519PrivateKey, public_key: X25519PublicKey) -> bytes:
+        return private_key.exchange(public_key)
+
+
 class _Backend(DefaultNoiseBackend):  # type: ignore[misc]
     """The default backend with cheaper SHA-256, HMAC, HKDF and cipher set-up.
 
@@ -143,6 +171,8 @@ class _Backend(DefaultNoiseBackend):  # type: ignore[misc]
 
     def __init__(self) -> None:
         super().__init__()
+        self.diffie_hellmans = {"25519": _X25519}
+        self.keypairs = {"25519": _KeyPair25519}
         self.hashes = {"SHA256": _SHA256}
         self.ciphers = {"ChaChaPoly": _LazyChaCha}
         self.hmac = _hmac_sha256
@@ -209,7 +239,7 @@ class NoiseHandshake:
         self._messages = 0
         self._psk_missing = psk is None
         with translated("starting the handshake"):
-            conn = NoiseConnection.from_name(protocol, backend=globals()["BACKEND"])
+            conn = _fresh_connection(protocol)
             conn.set_prologue(prologue)
             # A placeholder keeps the library's checks happy until set_psk;
             # _check_psk refuses to use it.
@@ -325,6 +355,32 @@ class NoiseHandshake:
             raise ChannelBrokenError(f"cannot continue with {what}: handshake failed")
         if not self.finished:
             raise LocalProtocolError(f"{what} needs a finished handshake")
+
+
+_TEMPLATES: dict[bytes, NoiseConnection] = {}
+
+
+def _fresh_connection(protocol: bytes) -> NoiseConnection:
+    """A new connection for `protocol`, cloned from a parsed template.
+
+    `from_name` parses the name and builds the pattern, functions and
+    partials every time; they are stateless, so a clone shares them. What a
+    handshake mutates is fresh per clone: the keypairs dict here; psks,
+    prologue, role and handshake state are assigned (not mutated) later, and
+    the pattern's token lists are copied by the handshake state.
+    """
+    template = _TEMPLATES.get(protocol)
+    if template is None:
+        template = NoiseConnection.from_name(protocol, backend=BACKEND)
+        _TEMPLATES[protocol] = template
+    conn = NoiseConnection.__new__(NoiseConnection)
+    conn.__dict__.update(template.__dict__)
+    shared = template.noise_protocol
+    proto = shared.__class__.__new__(shared.__class__)
+    proto.__dict__.update(shared.__dict__)
+    proto.keypairs = {"s": None, "e": None, "rs": None, "re": None}
+    conn.noise_protocol = proto
+    return conn
 
 
 def _noise_pair(pair: KeyPair) -> KeyPair25519:

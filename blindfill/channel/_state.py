@@ -17,7 +17,7 @@ before that fill does not hold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 from blindfill.channel._frames import PAIRING_ID_SIZE
@@ -76,6 +76,32 @@ class BrowserState:
         _check_common(self.pairing_id, self.epoch, self.chain_link)
         if self.retry_token is not None and len(self.retry_token) != RETRY_TOKEN_SIZE:
             raise _malformed("a retry token is 16 bytes")
+
+    def with_retry_token(self, token: Secret[bytes]) -> BrowserState:
+        """This state once the first attempt of the epoch fixed its token."""
+        return BrowserState(
+            pairing_id=self.pairing_id,
+            agent_name=self.agent_name,
+            approver_name=self.approver_name,
+            static_key=self.static_key,
+            approver_key=self.approver_key,
+            epoch=self.epoch,
+            chain_link=self.chain_link,
+            retry_token=token,
+        )
+
+    def advanced(self, link: Secret[bytes]) -> BrowserState:
+        """The state after a fill: the next link, a new epoch, no token."""
+        return BrowserState(
+            pairing_id=self.pairing_id,
+            agent_name=self.agent_name,
+            approver_name=self.approver_name,
+            static_key=self.static_key,
+            approver_key=self.approver_key,
+            epoch=self.epoch + 1,
+            chain_link=link,
+            retry_token=None,
+        )
 
     @property
     def fingerprint(self) -> str:
@@ -205,7 +231,42 @@ class ApproverState:
     def with_window(self, window: ReplayWindow) -> ApproverState:
         """This state with `window` replacing the one of its epoch."""
         others = tuple(w for w in self.windows if w.epoch != window.epoch)
-        return replace(self, windows=(*others, window))
+        return self._evolve(
+            self.epoch, self.chain_link, self.next_link, (*others, window)
+        )
+
+    def answered(
+        self, *, epoch: int, chain_link: Secret[bytes], next_link: NextLink
+    ) -> ApproverState:
+        """The state after answering a request made under `chain_link`.
+
+        That link becomes current (deleting the older one when it was the
+        next link) and `next_link` is kept for the browser side's next fill;
+        replay windows of older epochs are dropped.
+        """
+        windows = tuple(w for w in self.windows if w.epoch >= epoch)
+        return self._evolve(epoch, chain_link, next_link, windows)
+
+    def _evolve(
+        self,
+        epoch: int,
+        chain_link: Secret[bytes],
+        next_link: NextLink | None,
+        windows: tuple[ReplayWindow, ...],
+    ) -> ApproverState:
+        return ApproverState(
+            pairing_id=self.pairing_id,
+            agent_name=self.agent_name,
+            approver_name=self.approver_name,
+            static_key=self.static_key,
+            agent_key=self.agent_key,
+            epoch=epoch,
+            chain_link=chain_link,
+            next_link=next_link,
+            windows=windows,
+            replaced_pairings=self.replaced_pairings,
+            paired_at_ms=self.paired_at_ms,
+        )
 
     def to_bytes(self) -> bytes:
         """Serialise for the state file (holds private keys: keep it 0600)."""

@@ -30,14 +30,7 @@ Fail = Callable[[str], BlindfillError]
 
 def dump_object(obj: dict[str, object]) -> bytes:
     """Encode `obj` as compact UTF-8 JSON with sorted keys (a stable form)."""
-    text = json.dumps(
-        obj,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        sort_keys=True,
-        allow_nan=False,
-    )
-    return text.encode("utf-8")
+    return _ENCODER.encode(obj).encode("utf-8")
 
 
 def b64(data: bytes) -> str:
@@ -53,13 +46,7 @@ def load_object(data: bytes, *, what: str, fail: Fail) -> ObjectReader:
     `NaN` (no field of the protocol is a float).
     """
     try:
-        text = data.decode("utf-8")
-        obj = json.loads(
-            text,
-            object_pairs_hook=_refuse_duplicate_keys,
-            parse_float=_refuse_float,
-            parse_constant=_refuse_constant,
-        )
+        obj = _DECODER.decode(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         # UnicodeDecodeError and JSONDecodeError are both ValueErrors.
         raise fail(f"{what} is not valid JSON") from exc
@@ -203,3 +190,15 @@ def _refuse_float(text: str) -> NoReturn:
 
 def _refuse_constant(text: str) -> NoReturn:
     raise ValueError("NaN and Infinity are not JSON")
+
+
+# Built once: `json.dumps` and `json.loads` with options build a new coder on
+# every call, which costs more than coding a small message.
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+)
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_refuse_duplicate_keys,
+    parse_float=_refuse_float,
+    parse_constant=_refuse_constant,
+)

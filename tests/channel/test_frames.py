@@ -162,3 +162,11 @@ def test_oversize_body_reaches_no_diffie_hellman(
         pair.approver.receive(header + big)
     assert caught.value.code == "frame_length"
     assert dh_counter.calls == 0
+
+
+def test_the_dh_counter_sees_a_real_fill(
+    pair: ChannelPair, dh_counter: DHCounter
+) -> None:
+    """Control for the tests above: one fill performs its 8 X25519 exchanges."""
+    pair.fill()
+    assert dh_counter.calls == 8
