@@ -74,6 +74,7 @@
   const MAX_TEXT_CHARS = 4000;
   const MAX_LABEL_CHARS = 200;
   const MAX_CONTAINER_CLIMB = 8;
+  const MAX_BUTTONS = 40;
   // Delay before telling the browser side that forms may have changed.
   const NOTIFY_DELAY_MS = 250;
 
@@ -99,7 +100,17 @@
     HTMLFormElement.prototype,
     'elements',
   ).get;
-  const getComputedStyleOf = win.getComputedStyle.bind(win);
+  const computeStyle = win.getComputedStyle.bind(win);
+  // Styles read during one describe; cleared at the start of each (styles change).
+  let styleCache = new Map();
+  const getComputedStyleOf = (el) => {
+    let style = styleCache.get(el);
+    if (!style) {
+      style = computeStyle(el);
+      styleCache.set(el, style);
+    }
+    return style;
+  };
   const EventCtor = win.Event;
   const binding = typeof win[BINDING_NAME] === 'function' ? win[BINDING_NAME] : null;
   const nonce = makeNonce();
@@ -915,13 +926,17 @@
       else if (parent.closest('a')) out.links += ` ${text}`;
       else out.body += ` ${text}`;
     }
-    for (const el of container.querySelectorAll(
+    const inputButtons = container.querySelectorAll(
       'input[type=submit], input[type=button], input[type=image]',
-    )) {
+    );
+    for (let i = 0; i < inputButtons.length && i < MAX_BUTTONS; i += 1) {
+      const el = inputButtons[i];
       out.buttons += ` ${norm(el.getAttribute('value') || el.getAttribute('alt') || '')}`;
       out.attrs += ` ${normAttr(el.getAttribute('name'))} ${normAttr(el.getAttribute('id'))}`;
     }
-    for (const el of container.querySelectorAll('button, [role=button]')) {
+    const buttons = container.querySelectorAll('button, [role=button]');
+    for (let i = 0; i < buttons.length && i < MAX_BUTTONS; i += 1) {
+      const el = buttons[i];
       out.attrs += ` ${normAttr(el.getAttribute('name'))} ${normAttr(el.getAttribute('id'))}`;
       const aria = el.getAttribute('aria-label');
       if (aria) out.buttons += ` ${norm(aria)}`;
@@ -1008,15 +1023,13 @@
   // Called by describe: the element that stands for a field's form. A <form> (including
   // one named by the `form` attribute); otherwise the nearest ancestor holding the field
   // and a button or another field, so fields without a <form> still group.
-  function containerOf(el) {
+  function containerOf(el, fieldCounts) {
     if (el.form) return el.form;
     let node = el.parentElement;
     let withButton = null;
     for (let depth = 0; node && depth < MAX_CONTAINER_CLIMB; depth += 1) {
       if (node === doc.body || node === doc.documentElement) break;
-      const inputs = node.querySelectorAll(FIELD_SELECTOR);
-      if (inputs.length > 1)
-        return withButton && !withButton.contains(inputs[0]) && depth > 3 ? withButton : node;
+      if ((fieldCounts.get(node) || 0) > 1) return withButton && depth > 3 ? withButton : node;
       if (!withButton && node.querySelector(BUTTON_SELECTOR)) withButton = node;
       node = node.parentElement;
     }
@@ -1024,6 +1037,21 @@
     return el.getRootNode() instanceof ShadowRoot
       ? el.getRootNode().host
       : doc.body || doc.documentElement;
+  }
+
+  // Called once per describe: for each element near a field outside any <form>, how many
+  // such fields it holds. Counting from the fields up keeps describe linear in page size.
+  function countFieldsAround(entries) {
+    const counts = new Map();
+    for (const { el } of entries) {
+      if (el.form) continue;
+      let node = el.parentElement;
+      for (let depth = 0; node && depth < MAX_CONTAINER_CLIMB; depth += 1) {
+        counts.set(node, (counts.get(node) || 0) + 1);
+        node = node.parentElement;
+      }
+    }
+    return counts;
   }
 
   // Called by describe for each form: one <form> (or container) may hold several forms,
@@ -1070,6 +1098,14 @@
 
   // Called per form with its visible candidate fields: kind, chosen fields, score.
   function classifyForm(container, fields, hiddenPasswords) {
+    if (!fields.some((f) => f.type === 'password' || f.role !== Role.OTHER)) {
+      // Nothing a sign-in could use: skip reading the form's text.
+      const search =
+        fields.some((f) => f.type === 'search') ||
+        (container.getAttribute && container.getAttribute('role') === 'search');
+      const kind = search ? Kind.SEARCH : Kind.OTHER;
+      return { container, text: null, login: 0, signup: 0, kind, chosen: [] };
+    }
     const text = formText(container);
     const everything = `${text.buttons} ${text.headings} ${text.body}`;
     const passwords = fields.filter(
@@ -1209,7 +1245,9 @@
 
   // Called by classifyForm: is there a checkbox about terms or privacy?
   function hasTermsCheckbox(container) {
-    for (const box of container.querySelectorAll('input[type=checkbox]')) {
+    const boxes = container.querySelectorAll('input[type=checkbox]');
+    for (let i = 0; i < boxes.length && i < MAX_BUTTONS; i += 1) {
+      const box = boxes[i];
       const label =
         box.labels && box.labels.length ? box.labels[0].textContent : nearbyText(box);
       const near = `${label} ${box.parentElement ? box.parentElement.textContent : ''}`;
@@ -1278,11 +1316,13 @@
     const hiddenPasswordForms = new Set();
     const rejected = [];
     let order = 0;
-    for (const { el, root } of all) {
+    const entries = all.filter(({ el }) => inputType(el) !== null);
+    const fieldCounts = countFieldsAround(entries);
+    styleCache = new Map();
+    for (const { el, root } of entries) {
       order += 1;
       const type = inputType(el);
-      if (type === null) continue;
-      const container = containerOf(el);
+      const container = containerOf(el, fieldCounts);
       const vis = visibility(el);
       if (!vis.ok) {
         if (type === 'password') hiddenPasswordForms.add(container);
