@@ -69,6 +69,7 @@ from blindfill.errors import (
     AuthenticationError,
     ChannelBrokenError,
     LocalProtocolError,
+    RemoteProtocolError,
 )
 
 __all__ = ["FILL_PROTOCOL", "PAIRING_PROTOCOL", "NoiseHandshake"]
@@ -242,7 +243,7 @@ class NoiseHandshake:
             conn = _fresh_connection(protocol)
             conn.set_prologue(prologue)
             # A placeholder keeps the library's checks happy until set_psk;
-            # _check_psk refuses to use it.
+            # _check_usable refuses to reach the message that would use it.
             conn.set_psks(psk if psk is not None else bytes(KEY_SIZE))
             if initiator:
                 conn.set_as_initiator()
@@ -293,8 +294,8 @@ class NoiseHandshake:
         """
         self._check_usable(what)
         if len(message) > MAX_MESSAGE:
-            raise LocalProtocolError(
-                f"{what} exceeds {MAX_MESSAGE} bytes", code="message_too_large"
+            raise RemoteProtocolError(
+                f"{what} exceeds {MAX_MESSAGE} bytes", code="frame_too_large"
             )
         try:
             with translated(what):

@@ -28,6 +28,7 @@ from blindfill.errors import (
     BlindfillError,
     ChannelBrokenError,
     LocalProtocolError,
+    RemoteProtocolError,
 )
 
 ENTROPY = SeededEntropy(b"seam")
@@ -84,9 +85,9 @@ def test_out_of_order_use_is_a_local_protocol_error() -> None:
 
 def test_oversize_message_is_refused_by_the_seam() -> None:
     """The 65,535-byte Noise limit the library does not check, the seam does."""
-    with pytest.raises(LocalProtocolError) as caught:
+    with pytest.raises(RemoteProtocolError) as caught:
         _kk(initiator=False).read(bytes(65_536), what="test")
-    assert caught.value.code == "message_too_large"
+    assert caught.value.code == "frame_too_large"
 
 
 def test_peer_static_key_stays_readable_after_xx() -> None:
