@@ -467,7 +467,6 @@
     [
       'search',
       'query',
-      '(?:^| )q(?: |$)',
       'captcha',
       'coupon',
       'promo',
@@ -508,10 +507,6 @@
       'retype',
       're-?enter',
       'again',
-      'verify',
-      'otp',
-      'code',
-      'token',
       'answer',
       'question',
       'url',
@@ -526,6 +521,8 @@
     ].join('|'),
     'iu',
   );
+  // Words that argue against a username only when nothing argues for one.
+  const WEAK_NOT_USERNAME_ATTR = /(?:^| )q(?: |$)|verify|otp|code|token|pin/iu;
   const OTP_ATTR = new RegExp(
     [
       'one-?time-?code',
@@ -849,11 +846,27 @@
       'aria-label',
       'title',
       'class',
-      'data-testid',
       'formcontrolname',
       'ng-model',
       'v-model',
     ]) {
+      const v = el.getAttribute(name);
+      if (v) parts.push(normAttr(v));
+    }
+    // Test and automation hooks often name the field plainly (data-testid="signInEmail").
+    const attributes = el.attributes;
+    for (let i = 0; i < attributes.length && i < 24; i += 1) {
+      const attr = attributes[i];
+      if (attr.name.startsWith('data-') && attr.value.length < 60)
+        parts.push(normAttr(attr.value));
+    }
+    return parts.join(' ');
+  }
+
+  // Called per candidate field: the attributes that name or describe it, without hints.
+  function describedBy(el) {
+    const parts = [];
+    for (const name of ['name', 'id', 'placeholder', 'aria-label', 'title']) {
       const v = el.getAttribute(name);
       if (v) parts.push(normAttr(v));
     }
@@ -975,6 +988,8 @@
     const { type, attrs, label, el } = info;
     const auto = norm(el.getAttribute('autocomplete'));
     const text = `${attrs} ${label}`;
+    // What the page says the field is, leaving out autocomplete hints and styling classes.
+    const said = `${describedBy(el)} ${label}`;
     if (type === 'password') {
       if (/one-time-code/.test(auto)) return Role.OTP;
       if (/cc-|card/.test(auto) || CARD_ATTR.test(attrs)) return Role.OTHER;
@@ -985,11 +1000,14 @@
       ) {
         return Role.OTP;
       }
-      if (NEW_PASSWORD_ATTR.test(text) && !CURRENT_PASSWORD_ATTR.test(text))
+      if (NEW_PASSWORD_ATTR.test(said) && !CURRENT_PASSWORD_ATTR.test(said))
         return Role.NEW_PASSWORD;
       return Role.PASSWORD;
     }
-    if (type === 'search') return Role.OTHER;
+    // A search box is no username, unless its own name says it is one (some component
+    // libraries render every text box as type=search).
+    const explicit = /(?:^| )(?:user ?name|user ?id|login|e ?mail)(?![a-z])/.test(said);
+    if (type === 'search') return explicit ? Role.USERNAME : Role.OTHER;
     if (/one-time-code/.test(auto)) return Role.OTP;
     if (
       /cc-|card|street|postal|address-|tel-|bday|given-name|family-name|^name$|organization/.test(
@@ -1001,20 +1019,14 @@
     if (/(?:^| )(?:username|email|webauthn)(?: |$)/.test(auto)) return Role.USERNAME;
     if (CARD_ATTR.test(attrs)) return Role.OTHER;
     if (OTP_ATTR.test(text) && !/mail/.test(attrs)) return Role.OTP;
-    if (type === 'email')
+    if (type === 'email') {
       return NOT_USERNAME_ATTR.test(attrs) && /confirm|repeat|retype|again|verify/.test(text)
         ? Role.OTHER
         : Role.USERNAME;
-    if (
-      NOT_USERNAME_ATTR.test(attrs) &&
-      !/(?:^| )(?:user ?name|login|e ?mail)(?: |$)/.test(attrs)
-    )
-      return Role.OTHER;
-    if (USERNAME_ATTR.test(attrs) || USERNAME_ATTR.test(label)) {
-      return NOT_USERNAME_ATTR.test(label) && !USERNAME_ATTR.test(attrs)
-        ? Role.OTHER
-        : Role.USERNAME;
     }
+    if (NOT_USERNAME_ATTR.test(attrs) && !explicit) return Role.OTHER;
+    if (USERNAME_ATTR.test(attrs)) return Role.USERNAME;
+    if (USERNAME_ATTR.test(label) && !NOT_USERNAME_ATTR.test(label)) return Role.USERNAME;
     return Role.OTHER;
   }
 
@@ -1218,9 +1230,11 @@
     if (base.signup > base.login) return { ...base, kind: Kind.SIGNUP, chosen: [] };
     // A lone username field is a sign-in step only with sign-in words on or near it.
     let evidence = base.login;
+    const fieldSaysLogin = LOGIN_WORDS.test(user.attrs);
     if (hiddenPasswords) evidence += 2;
+    if (fieldSaysLogin) evidence += 2;
     if (/(?:^| )username(?: |$)/.test(user.autocomplete)) evidence += 2;
-    if (NEXT_WORDS.test(text.buttons) && base.login > 0) evidence += 1;
+    if (NEXT_WORDS.test(text.buttons) && (base.login > 0 || fieldSaysLogin)) evidence += 1;
     if (evidence < 3) return { ...base, kind: Kind.OTHER, chosen: [] };
     return { ...base, kind: Kind.USERNAME_STEP, chosen: [[user, Role.USERNAME]] };
   }
@@ -1231,16 +1245,39 @@
     const before = fields.filter(
       (f) => f.type !== 'password' && f.order < pw.order && f.role !== Role.OTP,
     );
-    const named = before.filter((f) => f.role === Role.USERNAME);
-    if (named.length) return named[named.length - 1];
-    const plain = before.filter(
-      (f) =>
-        f.role === Role.OTHER &&
-        TEXT_TYPES.has(f.type) &&
-        f.type !== 'number' &&
-        !NOT_USERNAME_ATTR.test(`${f.attrs} ${f.label}`),
-    );
-    return plain.length ? plain[plain.length - 1] : null;
+    let best = null;
+    let bestScore = 0;
+    for (const f of before) {
+      if (f.role !== Role.USERNAME) continue;
+      const score = usernameEvidence(f);
+      if (score >= bestScore) {
+        best = f;
+        bestScore = score;
+      }
+    }
+    // The field right before the password, when nothing says it is something else.
+    const nearest = before.length ? before[before.length - 1] : null;
+    const plainNearest =
+      nearest &&
+      nearest.role === Role.OTHER &&
+      TEXT_TYPES.has(nearest.type) &&
+      nearest.type !== 'number' &&
+      !NOT_USERNAME_ATTR.test(nearest.attrs) &&
+      (!NOT_USERNAME_ATTR.test(nearest.label) || USERNAME_ATTR.test(nearest.label));
+    if (best && (bestScore > 2 || !plainNearest)) return best;
+    return plainNearest ? nearest : best;
+  }
+
+  // Called by pickUsername: how strongly a username-like field says it is the username.
+  function usernameEvidence(f) {
+    let score = 0;
+    if (/(?:^| )(?:username|email|webauthn)(?: |$)/.test(f.autocomplete)) score += 5;
+    if (f.type === 'email') score += 3;
+    const said = describedBy(f.el);
+    if (/(?:^| )(?:user ?name|user ?id|login|e ?mail|account)(?: |$)/.test(said)) score += 3;
+    if (USERNAME_ATTR.test(said)) score += 2;
+    if (USERNAME_ATTR.test(f.label)) score += 1;
+    return score;
   }
 
   // Called by classifyForm: is there a checkbox about terms or privacy?
@@ -1343,6 +1380,15 @@
         deferred: Boolean(vis.deferred),
       };
       info.role = fieldRole(info);
+      if (request.debug) {
+        rejected.push({
+          input_index: indexOf.get(el),
+          type,
+          role: info.role,
+          attrs,
+          label: info.label,
+        });
+      }
       if (!groups.has(container)) groups.set(container, []);
       groups.get(container).push(info);
     }
