@@ -101,7 +101,7 @@
     'elements',
   ).get;
   const computeStyle = win.getComputedStyle.bind(win);
-  // Styles read during one describe; cleared at the start of each (styles change).
+  // Styles read while answering one request; cleared at the start of each (styles change).
   let styleCache = new Map();
   const getComputedStyleOf = (el) => {
     let style = styleCache.get(el);
@@ -591,6 +591,13 @@
     ].join('|'),
     'iu',
   );
+  const PASSWORD_NAME = new RegExp(
+    '(?:^| )(?:pass ?word|passwd|pwd|passwort|contraseña|mot de passe|senha|wachtwoord|' +
+      'пароль|hasło|heslo|パスワード|密码|密碼|비밀번호)(?![a-z])',
+    'iu',
+  );
+  const PASSWORD_NAME_NOT =
+    /confirm|repeat|retype|again|hint|forgot|reset|new|question|recover/iu;
   const CURRENT_PASSWORD_ATTR =
     /current|old|existing|aktuell|actuel|actual|текущ|старый|現在/iu;
   const CARD_ATTR = /(?:^| )cc|card|cvv|cvc|csc|expir|iban|routing|ssn|pin ?code/iu;
@@ -978,9 +985,21 @@
   // --- Classifying fields ---------------------------------------------------------------
 
   // Called per <input>: a cheap first look that drops what can never be a candidate.
+  // A text box counts as a password box when the page masks it (-webkit-text-security) or
+  // names it a password outright; sites do both to defeat password managers.
   function inputType(el) {
     const type = (el.getAttribute('type') || 'text').toLowerCase();
-    return SKIP_TYPES.has(type) ? null : type;
+    if (SKIP_TYPES.has(type)) return null;
+    if (type === 'text' && looksLikeMaskedPassword(el)) return 'password';
+    return type;
+  }
+
+  // Called by inputType for text boxes only.
+  function looksLikeMaskedPassword(el) {
+    const masked = getComputedStyleOf(el).webkitTextSecurity;
+    if (masked && masked !== 'none') return true;
+    const said = describedBy(el);
+    return PASSWORD_NAME.test(said) && !PASSWORD_NAME_NOT.test(said);
   }
 
   // Called per visible candidate: what this field is for. Returns a Role.
@@ -1230,7 +1249,8 @@
     if (base.signup > base.login) return { ...base, kind: Kind.SIGNUP, chosen: [] };
     // A lone username field is a sign-in step only with sign-in words on or near it.
     let evidence = base.login;
-    const fieldSaysLogin = LOGIN_WORDS.test(user.attrs);
+    const fieldSaysLogin =
+      LOGIN_WORDS.test(user.attrs) || /login|signin|logon/.test(user.attrs.replace(/ /g, ''));
     if (hiddenPasswords) evidence += 2;
     if (fieldSaysLogin) evidence += 2;
     if (/(?:^| )username(?: |$)/.test(user.autocomplete)) evidence += 2;
@@ -1355,7 +1375,6 @@
     let order = 0;
     const entries = all.filter(({ el }) => inputType(el) !== null);
     const fieldCounts = countFieldsAround(entries);
-    styleCache = new Map();
     for (const { el, root } of entries) {
       order += 1;
       const type = inputType(el);
@@ -1671,6 +1690,7 @@
   // The single entry point. Called by the browser side with one request object.
   function handle(request, subject) {
     if (!request || typeof request !== 'object') return { status: Status.BAD_REQUEST };
+    styleCache = new Map(); // every request sees the page as it is now
     switch (request.type) {
       case Request.DESCRIBE:
         return describe(request);

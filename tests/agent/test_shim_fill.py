@@ -318,3 +318,22 @@ async def test_values_never_reach_logs_or_reprs(
     assert any(event["event"] == "fill.completed" for event in logs)
     assert USER not in seen
     assert PASSWORD not in seen
+
+
+async def test_masked_text_box_takes_a_password(
+    page: Page, shim: ShimSession, site: Site
+) -> None:
+    """A text box masked with -webkit-text-security is a password field."""
+    form = await login_form(
+        page,
+        shim,
+        site,
+        "<h1>Sign in</h1><form><input name=user autocomplete=username>"
+        "<input name=secret style='-webkit-text-security: disc'>"
+        "<button>Sign in</button></form>",
+    )
+    assert form.roles == (FieldRole.USERNAME, FieldRole.PASSWORD)
+    assert (await shim.fill(form, secrets())).ok
+    assert (
+        await page.evaluate("document.getElementsByName('secret')[0].value") == PASSWORD
+    )
