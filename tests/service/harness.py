@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from blindfill.agent.link import ApproverLink, pair_browser
+from blindfill.agent.link import ApproverLink
 from blindfill.approver.audit import AuditLog
 from blindfill.approver.decisions import DecisionEngine, EngineConfig
 from blindfill.approver.items import Item, new_item_id
@@ -25,7 +25,7 @@ from blindfill.approver.service import (
     RunningService,
     running_service,
 )
-from blindfill.approver.service_pairing import Answer, DeskStatus
+from blindfill.approver.service_testing import pair_in_process
 from blindfill.approver.testing import ScriptedPrompt
 from blindfill.approver.vault import VaultAccess
 from blindfill.approver.vaultfile import KdfParams, VaultFile
@@ -143,21 +143,9 @@ async def pair_state(
     use_code: bool = False,
 ) -> BrowserState:
     """Pair a browser side over HTTP; the person confirms at once."""
-    desk = approver.service.desk
-    ticket = await desk.open_offer()
-    secret = ticket.code if use_code else ticket.token
-    async with ApproverTransport(approver.url) as transport:
-        pairing = asyncio.create_task(
-            pair_browser(
-                transport, secret, agent_name=agent_name, state_path=state_path
-            )
-        )
-        view = await desk.wait_change(ticket.offer_id, since=None, wait_s=0)
-        while view.status is not DeskStatus.CONFIRMING:
-            assert not view.status.final, view
-            view = await desk.wait_change(ticket.offer_id, since=view.status, wait_s=10)
-        await desk.answer(ticket.offer_id, Answer.CONFIRM)
-        return await pairing
+    return await pair_in_process(
+        approver.running, state_path, agent_name=agent_name, use_code=use_code
+    )
 
 
 async def paired_link(
