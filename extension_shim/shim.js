@@ -1346,6 +1346,12 @@
         }
       }
       const tag = node.localName;
+      if (tag === 'body' || tag === 'html') {
+        parts.unshift(tag);
+        if (tag === 'body') break;
+        node = node.parentElement;
+        continue;
+      }
       let index = 1;
       for (let sib = node.previousElementSibling; sib; sib = sib.previousElementSibling) {
         if (sib.localName === tag) index += 1;
