@@ -43,7 +43,12 @@ from blindfill.channel import (
     Grant,
     PairingSecret,
 )
-from blindfill.errors import StorageError, UnpairedError, UsageError
+from blindfill.errors import (
+    InvalidInputError,
+    StorageError,
+    UnpairedError,
+    UsageError,
+)
 from blindfill.log import get_logger
 from blindfill.pairing_state import (
     BROWSER_STATE_FILE,
@@ -203,14 +208,21 @@ class ApproverLink:
         forged answers. After any of these the saved state is the one a
         retry needs: the next call retries without pairing again.
         """
+        try:
+            kind = FormKind(form_kind)
+            roles = tuple(FieldRole(f) for f in fields)
+        except ValueError as exc:
+            raise InvalidInputError(
+                f"unknown form kind or field role: {exc}", code="invalid_message"
+            ) from None
         async with self._lock:
             channel = self._load_channel()
             request = channel.new_request(
                 frame_origin=frame_origin,
                 top_origin=top_origin,
                 frame_chain=tuple(frame_chain) if frame_chain is not None else None,
-                form_kind=FormKind(form_kind),
-                fields=tuple(FieldRole(f) for f in fields),
+                form_kind=kind,
+                fields=roles,
                 reason=reason,
             )
             start = channel.start_fill(request)

@@ -82,6 +82,7 @@ from blindfill.channel import (
 )
 from blindfill.errors import (
     BlindfillError,
+    EnvironmentFault,
     InvalidInputError,
     RemoteError,
     RemoteProtocolError,
@@ -317,6 +318,10 @@ class ApproverService:
             if self._closing:
                 return text_response(503, "the approver is shutting down")
             return await self._fill(body, self._engine)
+        except EnvironmentFault as exc:
+            # The state file could not be written: nothing was answered.
+            self._event("service.storage_failed", level="error", error=exc.message)
+            return text_response(503, "the approver cannot save its state")
         finally:
             self._fill_gate.release()
 
@@ -477,6 +482,9 @@ class ApproverService:
             self._event("pairing.refused", level="warning", error_code=exc.code)
             status = 400 if isinstance(exc, RemoteProtocolError) else 403
             return HttpResponse(status, refusal_frame(body, exc), FRAME_CONTENT_TYPE)
+        except EnvironmentFault as exc:
+            self._event("service.storage_failed", level="error", error=exc.message)
+            return text_response(503, "the approver cannot save the pairing")
         return HttpResponse(200, frame, FRAME_CONTENT_TYPE)
 
     async def _confirm_pairing(self, offer: PairingOffer) -> bytes:

@@ -56,6 +56,7 @@ from blindfill.errors import (
     EnvironmentFault,
     ExitStatus,
     PairingError,
+    StorageError,
     TimeoutFault,
     UsageError,
 )
@@ -425,7 +426,15 @@ async def _pair_async(args: argparse.Namespace) -> int:
     lock = StateDirLock(state_dir)
     if not lock.try_acquire():
         # A server runs for this state directory: use its pairing desk.
-        info = read_server_info(state_dir)
+        try:
+            info = read_server_info(state_dir)
+        except StorageError as exc:
+            raise EnvironmentFault(
+                f"another blindfill process holds {state_dir} but publishes no "
+                "admin endpoint (another `approver pair`, or a server starting)",
+                code="approver_running",
+                hint="finish or stop that process and try again",
+            ) from exc
         client = AdminClient(info)
         try:
             return await _dialogue(client, info.url)

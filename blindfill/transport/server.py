@@ -128,6 +128,11 @@ class HttpApp:
             response = await self._dispatch(scope, receive)
         except _ClientGone:
             return  # nobody to answer
+        except Exception as exc:  # a bug here must not print a traceback
+            _log().error(
+                "http.dispatch_failed", path=scope.get("path"), error=type(exc).__name__
+            )
+            response = text_response(500, "internal error; see the log", close=True)
         if response is not None:
             await _send(send, response)
 
@@ -145,6 +150,10 @@ class HttpApp:
         refusal = _check_headers(scope, route)
         if refusal is not None:
             return refusal
+        try:
+            query = _query(scope)
+        except ValueError:
+            return text_response(400, "malformed query string", close=True)
         body = await _read_body(receive, route.max_body)
         if body is None:
             return _too_large(route)
@@ -152,7 +161,7 @@ class HttpApp:
             method=scope["method"],
             path=scope["path"],
             headers=_headers(scope),
-            query=_query(scope),
+            query=query,
             client_host=(scope.get("client") or (None,))[0],
             body=body,
         )
@@ -299,6 +308,7 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def _query(scope: Scope) -> dict[str, str]:
+    """The query's fields (last value wins); ValueError past 16 fields."""
     raw = scope.get("query_string", b"").decode("latin-1")
     return {k: v[-1] for k, v in parse_qs(raw, max_num_fields=16).items()}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from blindfill.channel import (
     FormKind,
     Grant,
 )
-from blindfill.errors import UnpairedError
+from blindfill.errors import InvalidInputError, RateLimitedError, UnpairedError
 from blindfill.pairing_state import load_browser_state
 from blindfill.sensitive import Secret
 from blindfill.transport import ApproverTransport
@@ -194,7 +195,7 @@ async def test_fills_of_one_pairing_wait_their_turn(tmp_path: Path) -> None:
         await pair_state(approver, state_path)
         state = load_browser_state(state_path)
         assert state is not None
-        channel = BrowserChannel(state, clock=__import__("time").time)
+        channel = BrowserChannel(state, clock=time.time)
         frames = [
             channel.start_fill(
                 channel.new_request(
@@ -216,8 +217,6 @@ async def test_fills_of_one_pairing_wait_their_turn(tmp_path: Path) -> None:
                 transport.post_fill(frames[1], answer_timeout=30)
             )
             await asyncio.sleep(0.2)
-            from blindfill.errors import RateLimitedError
-
             with pytest.raises(RateLimitedError) as caught:
                 await transport.post_fill(frames[2], answer_timeout=30)
             assert not second.done()
@@ -267,3 +266,28 @@ async def test_an_unpaired_approver_refuses_fills(tmp_path: Path) -> None:
             await moved.request_fill(**login_request())
     assert "device.unknown" in two.event_names()
     await link.aclose()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"form_kind": "signup"},
+        {"fields": ("username", "credit_card")},
+        {"frame_origin": "null", "top_origin": "null"},
+        {"frame_origin": "https://bank.test/login?next=1"},
+    ],
+)
+async def test_malformed_requests_are_refused_before_sending(
+    tmp_path: Path, overrides: dict[str, object]
+) -> None:
+    """A request breaking the schema is an InvalidInputError; nothing is sent."""
+    prompt = ScriptedPrompt(choices=[1])
+    async with (
+        run_approver(tmp_path, prompt=prompt) as approver,
+        await paired_link(approver, tmp_path) as link,
+    ):
+        with pytest.raises(InvalidInputError):
+            await link.request_fill(**login_request(**overrides))
+        assert isinstance(await link.request_fill(**login_request()), Grant)
+    assert len(prompt.questions) == 1
+    assert "fill.received" in approver.event_names()

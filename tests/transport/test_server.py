@@ -195,3 +195,17 @@ async def test_an_address_in_use_is_an_environment_fault() -> None:
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     """Only loopback addresses and `localhost` count as loopback."""
     assert is_loopback_host(host) is loopback
+
+
+async def test_a_query_with_too_many_fields_is_refused() -> None:
+    """More than 16 query fields: 400, not a crash."""
+    recorder = Recorder()
+    query = "&".join(f"k{i}=v" for i in range(40))
+    async with serve_http(recorder.app()) as bound, httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{bound.url}/echo?{query}",
+            content=b"abc",
+            headers={"content-type": "application/octet-stream"},
+        )
+    assert response.status_code == 400
+    assert recorder.bodies == []
