@@ -30,7 +30,9 @@ before 3's save, the request was never seen; between 3 and 5, the chain
 has not moved and the browser side's retry is accepted; after 5's save and
 before the send, the approver holds the next link and still accepts the
 retry under the current one (see `blindfill.channel`). Audit records are
-fsynced before the answer exists, so none is lost.
+fsynced before the answer exists, so none is lost; a request accepted but
+not yet decided is kept in a small journal, so one a crash interrupted is
+audited as `interrupted` when the service starts again.
 
 `close()` is the graceful shutdown: new requests get 503, decisions still
 waiting for a person are withdrawn (the engine audits them), their fills
@@ -53,7 +55,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from blindfill.approver.audit import AuditEntry, AuditLog
 from blindfill.approver.decisions import (
+    REASON_KEPT,
     Decision,
     DecisionEngine,
     Outcome,
@@ -61,12 +65,14 @@ from blindfill.approver.decisions import (
 )
 from blindfill.approver.paths import ensure_private_dir
 from blindfill.approver.request import AgentIdentity, ApprovalRequest
+from blindfill.approver.service_journal import DecisionJournal
 from blindfill.approver.service_pairing import (
     CONFIRM_TIMEOUT_S,
     Answer,
     DeskStatus,
     PairingDesk,
 )
+from blindfill.approver.text import clean_text
 from blindfill.channel import (
     PAIRING_TTL_S,
     ApproverChannel,
@@ -175,8 +181,10 @@ class ApproverService:
 
     `engine` None serves pairing only (fills get 503), which is what
     `approver pair` runs when no server is up. `admin_token` enables the
-    admin endpoints for loopback clients. Raises `StorageError` or
-    `InvalidInputError` if the saved pairing cannot be read.
+    admin endpoints for loopback clients. `audit`, the engine's audit log,
+    enables the journal of undecided requests (`service_journal`): requests
+    a crash interrupted are audited at construction. Raises `StorageError`
+    or `InvalidInputError` if the saved pairing cannot be read.
     """
 
     def __init__(
@@ -192,6 +200,7 @@ class ApproverService:
         max_waiting_fills: int = MAX_WAITING_FILLS,
         events: EventSink | None = None,
         stop_at: StopPoint | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         ensure_private_dir(state_dir)
         self.state_dir = state_dir
@@ -213,6 +222,12 @@ class ApproverService:
         self._idle = asyncio.Event()
         self._idle.set()
         self._closing = False
+        self._journal: DecisionJournal | None = None
+        if audit is not None:
+            self._journal = DecisionJournal(state_dir)
+            recovered = self._journal.recover(audit)
+            if recovered:
+                self._event("audit.recovered", level="warning", records=recovered)
         self.desk = PairingDesk(
             approver_name=self.approver_name,
             clock=clock,
@@ -339,9 +354,15 @@ class ApproverService:
             fields=[role.value for role in request.fields],
             epoch=pending.epoch,
         )
+        approval = self._approval(pending, channel.state)
+        if approval is not None and self._journal is not None:
+            entry = _pending_entry(approval)
+            await _complete(asyncio.to_thread(self._journal.add, entry))
         self._maybe_stop(StopPoint.RECEIVED)
 
-        decision = await self._decide(pending, channel.state, engine)
+        decision = None
+        if approval is not None:
+            decision = await self._decide(approval, engine)
         self._maybe_stop(StopPoint.DECIDED)
         return await _complete(self._answer(pending, channel, decision))
 
@@ -365,17 +386,13 @@ class ApproverService:
             self._state = channel.state
         return pending, channel
 
-    async def _decide(
-        self, pending: PendingRequest, state: ApproverState, engine: DecisionEngine
-    ) -> Decision | None:
-        """The engine's decision; None if the request cannot be decided.
-
-        Cancelling the caller withdraws the decision (audited by the
-        engine). A decision withdrawn by `close()` comes back as None.
-        """
+    def _approval(
+        self, pending: PendingRequest, state: ApproverState
+    ) -> ApprovalRequest | None:
+        """The engine's view of the request; None if it cannot take it."""
         request = pending.request
         try:
-            approval = ApprovalRequest.build(
+            return ApprovalRequest.build(
                 request_id=request.request_id,
                 agent=AgentIdentity(state.agent_name, state.fingerprint),
                 frame_origin=request.frame_origin,
@@ -390,6 +407,15 @@ class ApproverService:
             self._event("fill.invalid", level="warning", error_code=exc.code)
             return None
 
+    async def _decide(
+        self, approval: ApprovalRequest, engine: DecisionEngine
+    ) -> Decision | None:
+        """The engine's decision; None for one withdrawn by `close()`.
+
+        Cancelling the caller withdraws the decision (audited by the
+        engine). Either way the journal entry is removed once the engine
+        has written its record.
+        """
         task = asyncio.create_task(engine.decide(approval, on_wait=self._on_wait))
         self._decisions.add(task)
         try:
@@ -398,10 +424,13 @@ class ApproverService:
             # The browser side left: withdraw, and let the engine audit it.
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-            self._event("fill.withdrawn", request_id=request.request_id)
+            self._event("fill.withdrawn", request_id=approval.request_id)
             raise
         finally:
             self._decisions.discard(task)
+            if self._journal is not None:
+                remove = asyncio.to_thread(self._journal.remove, approval.request_id)
+                await _complete(remove)
         if task.cancelled():
             return None
         return task.result()
@@ -595,6 +624,24 @@ class ApproverService:
 
 
 _RETRY: Final = (("retry-after", "5"),)
+
+
+def _pending_entry(approval: ApprovalRequest) -> AuditEntry:
+    # What the audit record will say if a crash interrupts the decision.
+    return AuditEntry(
+        request_id=approval.request_id,
+        agent_name=approval.agent.name,
+        agent_fingerprint=approval.agent.fingerprint,
+        origin=approval.frame_origin,
+        top_origin=approval.top_origin,
+        frame_chain=approval.frame_chain,
+        form_kind=approval.form_kind.value,
+        fields=tuple(role.value for role in approval.fields),
+        reason=clean_text(approval.reason, limit=REASON_KEPT),
+        decision="pending",
+        decided_by="pending",
+        requested_at=approval.requested_at,
+    )
 
 
 def _json(status: int, document: dict[str, Any]) -> HttpResponse:

@@ -64,9 +64,10 @@ async def serve_test_approver(
     declined). The pairing state is kept in `state_dir`, the audit log at
     `audit_path`. Yields the `RunningService` (`.url`, `.service`).
     """
+    audit = AuditLog(audit_path)
     engine = DecisionEngine(
         vault=VaultAccess.unlocked(MemoryVault(items)),
-        audit=AuditLog(audit_path),
+        audit=audit,
         prompt=prompt,
         policy=policy,
         config=config,
@@ -76,6 +77,7 @@ async def serve_test_approver(
         engine=engine,
         approver_name="test-approver",
         events=events,
+        audit=audit,
     )
     async with running_service(service, host=host, port=port) as running:
         yield running

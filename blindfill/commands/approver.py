@@ -279,9 +279,10 @@ async def _serve_locked(
 ) -> int:
     sink = _JsonSink(sys.stdout) if args.json else _HumanSink(sys.stdout)
     access = await _open_vault(args)
+    audit = AuditLog(args.audit or default_audit_path())
     engine = DecisionEngine(
         vault=access,
-        audit=AuditLog(args.audit or default_audit_path()),
+        audit=audit,
         prompt=None if args.no_prompt else TerminalPrompt.on_stdio(),
         policy=_load_policy(args, state_dir),
         config=EngineConfig(decision_timeout=args.timeout),
@@ -294,6 +295,7 @@ async def _serve_locked(
         admin_token=token,
         events=sink,
         stop_at=stop_at,
+        audit=audit,
     )
 
     stop = asyncio.Event()

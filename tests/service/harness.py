@@ -115,9 +115,10 @@ async def run_approver(
         await access.unlock(Secret(MASTER))
     prompt = prompt if prompt is not None else ScriptedPrompt()
     audit_path = directory / "audit.jsonl"
+    audit = AuditLog(audit_path)
     engine = DecisionEngine(
         vault=access,
-        audit=AuditLog(audit_path),
+        audit=audit,
         prompt=None if no_prompt else prompt,
         policy=policy,
         config=config or EngineConfig(),
@@ -129,6 +130,7 @@ async def run_approver(
         approver_name="test-approver",
         confirm_timeout=confirm_timeout,
         events=lambda name, fields: events.append((name, fields)),
+        audit=audit,
         **service_options,
     )
     async with running_service(service) as running:

@@ -66,11 +66,19 @@ async def test_kill_9_at_any_step_of_a_fill(tmp_path: Path, step: str) -> None:
     assert await second.terminate() == 0
 
     assert isinstance(decision, Grant)
-    decided_before_kill = step in ("decided", "answered")
-    records = _records(first.audit_path)
-    assert [r["decision"] for r in records] == ["granted"] * (
-        2 if decided_before_kill else 1
+    # A request the kill interrupted before its decision is audited as such
+    # when the approver starts again; a decided one keeps its own record.
+    first_record = (
+        ("granted", "person")
+        if step in ("decided", "answered")
+        else ("declined", "interrupted")
     )
+    records = _records(first.audit_path)
+    assert [(r["decision"], r["decided_by"]) for r in records] == [
+        first_record,
+        ("granted", "person"),
+    ]
+    assert records[0]["origin"] == "https://bank.test"
     assert verify_log(first.audit_path).ok
     status, out, _err = await run_cli(
         "audit", "verify", "--log", str(first.audit_path), env=second.env
