@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from blindfill.agent.forms import (
 )
 from blindfill.agent.session import ShimSession
 from blindfill.errors import DetectionError, LocalProtocolError
+from blindfill.log import configure_logging
 from blindfill.sensitive import Secret
 from tests.agent.conftest import Site
 
@@ -306,16 +309,24 @@ async def test_submit_fields_outside_form_with_enter(
 async def test_values_never_reach_logs_or_reprs(
     page: Page, shim: ShimSession, site: Site, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """No filled value appears in log events, reprs, stdout or stderr."""
-    form = await login_form(page, shim, site, TRACKED)
-    with capture_logs() as logs:
-        outcome = await shim.fill(form, secrets())
-        await shim.submit(form)
+    """No filled value appears in log events, rendered logs, reprs or output."""
+    rendered = io.StringIO()
+    configure_logging(level="debug", stream=rendered)
+    try:
+        form = await login_form(page, shim, site, TRACKED)
+        with capture_logs() as logs:
+            outcome = await shim.fill(form, secrets())
+            await shim.submit(form)
+        outcome_again = await shim.fill(form, secrets())  # rendered this time
+    finally:
+        configure_logging(level="warning", stream=sys.__stderr__)
     assert outcome.ok
-    seen = json.dumps(logs, default=repr) + repr(outcome) + repr(form)
-    captured = capsys.readouterr()
-    seen += captured.out + captured.err
+    assert outcome_again.status is not None
     assert any(event["event"] == "fill.completed" for event in logs)
+    assert "fill." in rendered.getvalue()
+    captured = capsys.readouterr()
+    seen = json.dumps(logs, default=repr) + repr(outcome) + repr(form)
+    seen += rendered.getvalue() + captured.out + captured.err
     assert USER not in seen
     assert PASSWORD not in seen
 
