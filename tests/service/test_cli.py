@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from blindfill.agent.link import ApproverLink
-from blindfill.channel import PairingOffer
+from blindfill.channel import Grant, PairingOffer
 from blindfill.cli import main
 from blindfill.pairing_state import load_approver_state, load_browser_state
 
-from .harness import MASTER, SECRETS, login_request, make_vault
+from .harness import (
+    MASTER,
+    SECRETS,
+    login_request,
+    make_vault,
+    pair_state,
+    run_approver,
+)
 from .process import ServeProcess, cli_env, free_port, run_cli
 
 
@@ -329,3 +339,57 @@ async def test_a_second_server_on_one_state_dir_is_refused(tmp_path: Path) -> No
     assert status == 4
     assert "approver_running" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+async def test_serve_prints_its_url_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`--port 0` picks a free port and prints the URL; SIGTERM stops it."""
+    make_vault(tmp_path / "vault.bfv")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "blindfill", "approver", "serve",
+        "--vault", str(tmp_path / "vault.bfv"),
+        "--audit", str(tmp_path / "audit.jsonl"),
+        "--state-dir", str(tmp_path / "state"),
+        "--port", "0",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=cli_env(tmp_path, BLINDFILL_VAULT_PASSWORD=MASTER),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    shown = await _read_until(proc.stdout, "\n")
+    url = re.search(r"listening on (http://127\.0\.0\.1:\d+)", shown)
+    assert url, shown
+    async with httpx.AsyncClient() as client:
+        health = await client.get(url.group(1) + "/v1/health")
+    proc.send_signal(signal.SIGTERM)
+    out, err = await proc.communicate()
+    assert health.json()["service"] == "blindfill-approver"
+    assert proc.returncode == 0
+    assert "not paired yet" in shown + out.decode()
+    assert "stopped" in out.decode()
+    assert "Traceback" not in err.decode()
+
+
+@pytest.mark.slow
+async def test_a_locked_server_is_unlocked_at_its_terminal(tmp_path: Path) -> None:
+    """`--locked`: the first request asks for the master password at the
+    approver's terminal; typed there, the fill is approved and goes through."""
+    state_path = tmp_path / "browser.json"
+    async with run_approver(tmp_path) as approver:
+        await pair_state(approver, state_path)
+    server = ServeProcess(tmp_path, port=free_port(), args=("--locked",))
+    server.env.pop("BLINDFILL_VAULT_PASSWORD")
+    await server.start()
+    assert server.events[0]["locked"] is True
+    async with ApproverLink.open(server.url, state_path=state_path) as link:
+        fill = asyncio.create_task(link.request_fill(**login_request()))
+        await server.wait_stderr("Master password for")
+        await server.type_line(MASTER)
+        await server.wait_stderr("Fill with item [1]")
+        await server.type_line("1")
+        decision = await fill
+    assert await server.terminate() == 0
+    assert isinstance(decision, Grant)
+    for secret in SECRETS:
+        assert secret not in server.stdout + server.stderr
