@@ -250,25 +250,25 @@ class ApproverService:
     def app(self) -> HttpApp:
         """The ASGI application serving this service's endpoints."""
 
-        def frame_too_large() -> HttpResponse:
-            self._event("fill.refused", level="warning", error_code="frame_too_large")
-            error = RemoteProtocolError("frame too large", code="frame_too_large")
-            return HttpResponse(413, refusal_frame(b"", error), FRAME_CONTENT_TYPE)
+        def frame_route(path: str, handler: Handler, refused: str) -> Route:
+            def too_large() -> HttpResponse:
+                self._event(refused, level="warning", error_code="frame_too_large")
+                error = RemoteProtocolError("frame too large", code="frame_too_large")
+                return HttpResponse(413, refusal_frame(b"", error), FRAME_CONTENT_TYPE)
 
-        def frame_route(path: str, handler: Handler) -> Route:
             return Route(
                 "POST",
                 path,
                 self._tracked(handler),
                 max_body=MAX_FRAME_SIZE,
                 content_type=FRAME_CONTENT_TYPE,
-                too_large=frame_too_large,
+                too_large=too_large,
             )
 
         return HttpApp(
             [
-                frame_route(FILL_PATH, self._handle_fill),
-                frame_route(PAIR_PATH, self._handle_pair),
+                frame_route(FILL_PATH, self._handle_fill, "fill.refused"),
+                frame_route(PAIR_PATH, self._handle_pair, "pairing.refused"),
                 Route("GET", HEALTH_PATH, self._handle_health, max_body=0),
                 Route(
                     "POST", ADMIN_OFFER_PATH, self._admin_offer, max_body=MAX_ADMIN_BODY
