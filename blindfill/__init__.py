@@ -8,4 +8,18 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from blindfill.agent.client import Blindfill, connect_browser, launch_browser, sign_in
+from blindfill.agent.signin import SignInResult, SignInStatus, StepResult
+from blindfill.errors import BlindfillError
+
+__all__ = [
+    "Blindfill",
+    "BlindfillError",
+    "SignInResult",
+    "SignInStatus",
+    "StepResult",
+    "__version__",
+    "connect_browser",
+    "launch_browser",
+    "sign_in",
+]

@@ -100,6 +100,7 @@ def username_form(page: DemoPage, action: str, *, error: str | None = None) -> s
     body = (
         _alert(error)
         + f'<form method="post" action="{action}">\n'
+        + "<p>Sign in to your demo account.</p>\n"
         + _INPUTS["username"]
         + _SUBMIT.format(label="Next")
         + "</form>\n"
