@@ -9,6 +9,8 @@ import sys
 from importlib import import_module
 from pathlib import Path
 
+from blindfill.log import configure_logging
+
 
 def _names() -> list[str]:
     here = Path(__file__).parent
@@ -23,6 +25,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
+    configure_logging(level="warning")  # stdout carries the figures only
     figures = import_module(f"benchmarks.{args.name}").run()
     if args.json:
         print(json.dumps(figures, sort_keys=True))
