@@ -5,14 +5,17 @@ kill -9 while the person is still deciding would leave no trace of a
 request the approver had accepted. The journal closes that gap: the service
 writes the request's would-be audit entry to `pending-decisions.json` in
 the state directory (atomically, mode 0600) right after accepting message 1
-and before anyone is asked, and removes it once the engine has decided
-(which includes a withdrawal). On the next start `recover` appends, for each
+and before anyone is asked. On the next start `recover` appends, for each
 entry left over, a record declined by `interrupted`, unless the log already
-holds a record for that request: a crash between the engine's append and
-the journal's removal must not count one request twice.
+holds a record for that request.
+
+That last rule is also why a decided request is forgotten in memory only:
+its entry stays in the file until the next `add` rewrites it (or `recover`
+empties it), and `recover` skips it because the engine's record is in the
+log. This saves a durable write (two fsyncs) on every fill.
 
 Fills of a pairing are processed one at a time, so the journal holds at most
-one entry in practice; it is a list so that nothing depends on that.
+one undecided entry in practice; it is a list so that nothing depends on that.
 """
 
 from __future__ import annotations
@@ -37,18 +40,24 @@ class DecisionJournal:
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / JOURNAL_FILE
+        self._pending: list[AuditEntry] = []
 
     def add(self, entry: AuditEntry) -> None:
-        """Record `entry` as pending. Raises `StorageError` if it cannot."""
-        entries = [e for e in self._load() if e.request_id != entry.request_id]
-        self._save([*entries, entry])
+        """Record `entry` as pending. Raises `StorageError` if it cannot.
+
+        The file is rewritten with the undecided entries only, which drops
+        the entries of requests decided since the last write.
+        """
+        pending = [e for e in self._pending if e.request_id != entry.request_id]
+        self._save([*pending, entry])
+        self._pending = [*pending, entry]
 
     def remove(self, request_id: str) -> None:
-        """Forget the pending entry of `request_id`, if any."""
-        entries = self._load()
-        kept = [e for e in entries if e.request_id != request_id]
-        if len(kept) != len(entries):
-            self._save(kept)
+        """Forget `request_id`: it was decided and its record is in the log.
+
+        Nothing is written; see the module docstring for why that is safe.
+        """
+        self._pending = [e for e in self._pending if e.request_id != request_id]
 
     def recover(self, audit: AuditLog) -> int:
         """Audit every leftover entry as interrupted; return how many.

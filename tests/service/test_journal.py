@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from blindfill.approver.audit import AuditEntry, AuditLog, verify_log
+from blindfill.approver.audit import AuditEntry, AuditLog, read_records, verify_log
 from blindfill.approver.service import ApproverService
 from blindfill.approver.service_journal import JOURNAL_FILE, DecisionJournal
 from blindfill.approver.testing import ScriptedPrompt
@@ -70,12 +70,14 @@ def test_a_damaged_journal_stops_the_start(tmp_path: Path) -> None:
     assert (tmp_path / JOURNAL_FILE).exists()
 
 
-async def test_a_decided_fill_leaves_the_journal_empty(tmp_path: Path) -> None:
-    """After a normal fill, nothing is pending."""
+async def test_a_decided_fill_is_not_reported_as_interrupted(tmp_path: Path) -> None:
+    """After a normal fill, a restart finds nothing interrupted to record."""
     async with (
         run_approver(tmp_path, prompt=ScriptedPrompt(choices=[1])) as approver,
         await paired_link(approver, tmp_path) as link,
     ):
         await link.request_fill(**login_request())
-    document = json.loads((approver.state_dir / JOURNAL_FILE).read_text())
-    assert document["pending"] == []
+    log = AuditLog(approver.audit_path)
+    before = len(list(read_records(log.path)))
+    assert DecisionJournal(approver.state_dir).recover(log) == 0
+    assert len(list(read_records(log.path))) == before
