@@ -55,6 +55,7 @@ from blindfill.channel._keys import (
     fill_psk,
     next_link,
 )
+from blindfill.channel._kk import FillHandshake
 from blindfill.channel._messages import (
     RETRY_TOKEN_SIZE,
     SEED_SIZE,
@@ -72,7 +73,6 @@ from blindfill.channel._messages import (
     encode_fill_request,
     encode_fill_response,
 )
-from blindfill.channel._noise import FILL_PROTOCOL, NoiseHandshake
 from blindfill.channel._state import ApproverState, BrowserState, NextLink, ReplayWindow
 from blindfill.errors import (
     AuthenticationError,
@@ -225,8 +225,7 @@ class BrowserChannel:
             state = state.with_retry_token(token)
         assert state.retry_token is not None  # for mypy: set just above
         header = FrameHeader(FrameType.FILL_REQUEST, state.pairing_id, state.epoch)
-        handshake = NoiseHandshake(
-            FILL_PROTOCOL,
+        handshake = FillHandshake(
             initiator=True,
             prologue=header.prologue(),
             static=state.static_key,
@@ -254,7 +253,7 @@ class PendingFill:
         channel: BrowserChannel,
         request: FillRequest,
         header: FrameHeader,
-        handshake: NoiseHandshake,
+        handshake: FillHandshake,
     ) -> None:
         self._channel = channel
         self.request = request
@@ -407,8 +406,7 @@ class ApproverChannel:
         link = self._link_for(header.epoch)
 
         # Diffie-Hellman work starts here.
-        handshake = NoiseHandshake(
-            FILL_PROTOCOL,
+        handshake = FillHandshake(
             initiator=False,
             prologue=header.prologue(),
             static=state.static_key,
@@ -501,7 +499,7 @@ class PendingRequest:
         channel: ApproverChannel,
         *,
         frame: Frame,
-        handshake: NoiseHandshake,
+        handshake: FillHandshake,
         request: FillRequest,
         retry_token: Secret[bytes],
         link: Secret[bytes],

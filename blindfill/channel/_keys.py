@@ -1,6 +1,6 @@
 """Keys, randomness and every key derivation of the protocol.
 
-All derivations are HKDF with SHA-256 from `cryptography`, each with its own
+All derivations are HKDF with SHA-256 (RFC 5869), each with its own
 `info` label that starts with `blindfill/1 ` and ends with the pairing id (and
 the epoch where one applies), so no two uses of the same input can collide. A
 Noise handshake hash only ever appears as an HKDF salt, never as input key
@@ -17,6 +17,11 @@ material: it is computed from public transcript data.
     link n+1       HKDF(ikm=link n | seed from fill message 2, salt=h of KK,
                         info="blindfill/1 chain" | pairing id | u64 n+1)
 
+HKDF and HMAC are computed here from one-shot `hashlib` calls: building a
+`cryptography` HKDF object costs more than the hashing, and a fill derives
+four keys this way besides the Noise handshake's own HKDF (which uses
+`hmac_pads` too). Tests compare both with `cryptography` on random inputs.
+
 Randomness comes from an `Entropy` object so that tests and the published
 vectors can fix it; production code uses `SYSTEM_ENTROPY`.
 """
@@ -30,12 +35,10 @@ import os
 import struct
 from typing import Final, Protocol
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import (
     X25519PrivateKey,
     X25519PublicKey,
 )
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from blindfill.errors import InvalidInputError
 from blindfill.sensitive import Secret
@@ -50,6 +53,8 @@ __all__ = [
     "code_psk",
     "fill_psk",
     "fingerprint",
+    "hmac_pads",
+    "hmac_sha256",
     "next_link",
     "token_psk",
 ]
@@ -153,10 +158,31 @@ class PublicKey:
         return f"PublicKey({self.raw[:4].hex()}...)"
 
 
+_BLOCK: Final = 64  # SHA-256's block size, which HMAC pads its key to
+_IPAD: Final = bytes(b ^ 0x36 for b in range(256))  # translate tables
+_OPAD: Final = bytes(b ^ 0x5C for b in range(256))
+_NO_SALT: Final = bytes(KEY_SIZE)  # RFC 5869: a missing salt is HashLen zeros
+
+
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC-SHA-256's inner and outer padded keys (RFC 2104) for `key`."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return key.translate(_IPAD), key.translate(_OPAD)
+
+
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA-256 (RFC 2104) from two one-shot hashes."""
+    inner, outer = hmac_pads(key)
+    sha256 = hashlib.sha256
+    return sha256(outer + sha256(inner + data).digest()).digest()
+
+
 def _hkdf(ikm: bytes, *, salt: bytes | None, info: bytes) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=KEY_SIZE, salt=salt, info=info
-    ).derive(ikm)
+    """HKDF-SHA-256 (RFC 5869) with one block, 32 bytes, of output."""
+    prk = hmac_sha256(_NO_SALT if salt is None else salt, ikm)
+    return hmac_sha256(prk, info + b"\x01")
 
 
 def token_psk(secret: bytes, pairing_id: bytes) -> bytes:

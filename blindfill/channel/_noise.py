@@ -64,15 +64,30 @@ from noise.exceptions import (
     NoiseValueError,
 )
 
-from blindfill.channel._keys import KEY_SIZE, KeyPair, PublicKey
+from blindfill.channel._keys import (
+    KEY_SIZE,
+    KeyPair,
+    PublicKey,
+    hmac_pads,
+    hmac_sha256,
+)
 from blindfill.errors import (
     AuthenticationError,
+    BlindfillError,
     ChannelBrokenError,
     LocalProtocolError,
     RemoteProtocolError,
 )
 
-__all__ = ["FILL_PROTOCOL", "PAIRING_PROTOCOL", "NoiseHandshake"]
+__all__ = [
+    "FILL_PROTOCOL",
+    "FOREIGN",
+    "MAX_MESSAGE",
+    "PAIRING_PROTOCOL",
+    "NoiseHandshake",
+    "foreign_error",
+    "translated",
+]
 
 FILL_PROTOCOL: Final = b"Noise_KKpsk0_25519_ChaChaPoly_SHA256"
 PAIRING_PROTOCOL: Final = b"Noise_XXpsk3_25519_ChaChaPoly_SHA256"
@@ -84,23 +99,9 @@ class _SHA256(SHA256Hash):  # type: ignore[misc]
         return hashlib.sha256(data).digest()
 
 
-_BLOCK: Final = 64
-_IPAD: Final = bytes(b ^ 0x36 for b in range(256))
-_OPAD: Final = bytes(b ^ 0x5C for b in range(256))
-
-
-def _padded_key(key: bytes) -> bytes:
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    return key.ljust(_BLOCK, b"\0")
-
-
 def _hmac_sha256(key: bytes, data: bytes, algorithm: object = None) -> bytes:
     """HMAC-SHA-256 (RFC 2104) from two one-shot hashes."""
-    key = _padded_key(key)
-    sha256 = hashlib.sha256
-    inner = sha256(key.translate(_IPAD) + data).digest()
-    return sha256(key.translate(_OPAD) + inner).digest()
+    return hmac_sha256(key, data)
 
 
 def _hkdf(
@@ -108,8 +109,7 @@ def _hkdf(
 ) -> tuple[bytes, ...]:
     """Noise's HKDF (section 4.3), padding temp_key only once."""
     sha256 = hashlib.sha256
-    temp_key = _padded_key(_hmac_sha256(chaining_key, input_key_material))
-    ipad, opad = temp_key.translate(_IPAD), temp_key.translate(_OPAD)
+    ipad, opad = hmac_pads(hmac_sha256(chaining_key, input_key_material))
     output1 = sha256(opad + sha256(ipad + b"\x01").digest()).digest()
     output2 = sha256(opad + sha256(ipad + output1 + b"\x02").digest()).digest()
     if num_outputs == 2:
@@ -191,27 +191,41 @@ _MISUSE: Final = (
 )
 
 
+FOREIGN: Final = (
+    InvalidTag,
+    NoiseInvalidMessage,
+    ValueError,
+    NoiseValueError,
+    *_MISUSE,
+)
+
+
+def foreign_error(exc: Exception, what: str) -> BlindfillError:
+    """The blindfill error for one of the `FOREIGN` exceptions."""
+    if isinstance(exc, (InvalidTag, NoiseInvalidMessage)):
+        return AuthenticationError(
+            f"{what} failed authentication: it was changed in transit, sent "
+            "with other keys, or belongs to another epoch",
+        )
+    if isinstance(exc, (ValueError, NoiseValueError)):
+        # A low-order or malformed public key makes X25519 refuse to compute
+        # a shared secret.
+        return AuthenticationError(
+            f"{what} carries a key that cannot be used", code="bad_public_key"
+        )
+    return LocalProtocolError(
+        f"{what}: the handshake was driven out of order ({type(exc).__name__})",
+        code="noise_misuse",
+    )
+
+
 @contextmanager
 def translated(what: str) -> Iterator[None]:
     """Re-raise any foreign exception from the block as a blindfill error."""
     try:
         yield
-    except (InvalidTag, NoiseInvalidMessage) as exc:
-        raise AuthenticationError(
-            f"{what} failed authentication: it was changed in transit, sent "
-            "with other keys, or belongs to another epoch",
-        ) from exc
-    except (ValueError, NoiseValueError) as exc:
-        # A low-order or malformed public key makes X25519 refuse to compute
-        # a shared secret.
-        raise AuthenticationError(
-            f"{what} carries a key that cannot be used", code="bad_public_key"
-        ) from exc
-    except _MISUSE as exc:
-        raise LocalProtocolError(
-            f"{what}: the handshake was driven out of order ({type(exc).__name__})",
-            code="noise_misuse",
-        ) from exc
+    except FOREIGN as exc:
+        raise foreign_error(exc, what) from exc
 
 
 class NoiseHandshake:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from blindfill.channel import _noise
+from blindfill.channel import _kk, _noise
 from blindfill.channel.testing import ChannelPair
 
 
@@ -17,7 +17,11 @@ def pair() -> ChannelPair:
 
 
 class DHCounter:
-    """Counts the X25519 exchanges the channel's Noise backend performs."""
+    """Counts the X25519 exchanges of both handshake implementations.
+
+    Pairing runs through `noiseprotocol` (`_noise`), fills through the
+    hand-written KKpsk0 (`_kk`); both are counted.
+    """
 
     def __init__(self) -> None:
         self.calls = 0
@@ -33,4 +37,11 @@ def dh_counter(monkeypatch: pytest.MonkeyPatch) -> DHCounter:
         return original(self, private_key, public_key)
 
     monkeypatch.setattr(_noise._X25519, "dh", counting)
+    original_kk: Callable[..., bytes] = _kk._dh
+
+    def counting_kk(private_key: Any, public_key: Any) -> bytes:
+        counter.calls += 1
+        return original_kk(private_key, public_key)
+
+    monkeypatch.setattr(_kk, "_dh", counting_kk)
     return counter

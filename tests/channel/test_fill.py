@@ -6,6 +6,7 @@ import struct
 from dataclasses import replace
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from blindfill.channel import (
     ApproverChannel,
@@ -233,6 +234,31 @@ def test_future_epoch_is_refused_before_diffie_hellman(
         pair.approver.receive(_with_epoch(start.frame, 5))
     assert caught.value.code == "unknown_epoch"
     assert dh_counter.calls == 0
+
+
+def test_a_fill_makes_exactly_two_private_keys(
+    pair: ChannelPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One ephemeral key per side; the pinned static keys are never reloaded.
+
+    Making an X25519 private key computes its public key, a scalar
+    multiplication as costly as an exchange; the static keys are loaded once
+    with the state and their objects reused by every fill.
+    """
+    made: list[str] = []
+    for name in ("generate", "from_private_bytes"):
+        original = getattr(X25519PrivateKey, name)
+
+        def counting(
+            cls: object, *args: object, _original: object = original, _name: str = name
+        ) -> object:
+            made.append(_name)
+            return _original(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(X25519PrivateKey, name, classmethod(counting))
+    pair.fill()
+    pair.fill()
+    assert len(made) == 4
 
 
 # --- tampering --------------------------------------------------------------
