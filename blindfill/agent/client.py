@@ -34,7 +34,7 @@ from blindfill.agent.signin import (
 from blindfill.errors import BrowserError, LocalProtocolError
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, BrowserContext, Page
+    from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
 __all__ = ["Blindfill", "connect_browser", "launch_browser", "sign_in"]
 
@@ -163,9 +163,7 @@ async def sign_in(
 @contextlib.asynccontextmanager
 async def launch_browser(*, headless: bool = True) -> AsyncIterator[Browser]:
     """Launch the system Chromium (or Playwright's own) for the block."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
+    async with _playwright() as playwright:
         browser = await launch_chromium(playwright, headless=headless)
         try:
             yield browser
@@ -181,9 +179,8 @@ async def connect_browser(endpoint: str) -> AsyncIterator[Browser]:
     nothing answers at `endpoint`.
     """
     from playwright.async_api import Error as PlaywrightError
-    from playwright.async_api import async_playwright
 
-    async with async_playwright() as playwright:
+    async with _playwright() as playwright:
         try:
             browser = await playwright.chromium.connect_over_cdp(endpoint)
         except PlaywrightError as exc:
@@ -193,3 +190,26 @@ async def connect_browser(endpoint: str) -> AsyncIterator[Browser]:
                 hint="start it with --remote-debugging-port and pass that URL",
             ) from exc
         yield browser
+
+
+@contextlib.asynccontextmanager
+async def _playwright() -> AsyncIterator[Playwright]:
+    """Playwright's driver for the block.
+
+    A driver that cannot start (a missing shared library, a broken
+    install) raises a bare `Exception`; it becomes a `BrowserError` here.
+    """
+    from playwright.async_api import async_playwright
+
+    try:
+        playwright = await async_playwright().start()
+    except Exception as exc:
+        raise BrowserError(
+            "Playwright's driver did not start",
+            code="driver_failed",
+            hint="reinstall playwright; its Node.js runtime needs libatomic1",
+        ) from exc
+    try:
+        yield playwright
+    finally:
+        await playwright.stop()

@@ -311,7 +311,9 @@ class DemoApp:
         )
         with self._lock:
             self._sign_ins.append(record)
-        _log("demo.signed_in", page=page.name, username=username)
+        # The username travels as a secret (the agent never learns it), so
+        # the site's log, printed in the agent's process, leaves it out.
+        _log("demo.signed_in", page=page.name)
 
     def _failed(self, page: DemoPage, reason: str) -> None:
         _log("demo.sign_in_failed", page=page.name, reason=reason)
