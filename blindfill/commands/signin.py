@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import json
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from blindfill.agent.link import APPROVER_URL_ENV, RESPONSE_TIMEOUT_S, SLOW_AFTER_S
 from blindfill.agent.signin import SignInResult, SignInStatus
@@ -287,7 +289,7 @@ async def _page(args: argparse.Namespace) -> AsyncIterator[Page]:
     from blindfill.agent.client import connect_browser, launch_browser
 
     if args.cdp is not None:
-        async with connect_browser(args.cdp) as browser:
+        async with connect_browser(await _by_address(args.cdp)) as browser:
             contexts = browser.contexts
             context = contexts[0] if contexts else await browser.new_context()
             pages = context.pages
@@ -296,6 +298,46 @@ async def _page(args: argparse.Namespace) -> AsyncIterator[Page]:
     async with launch_browser(headless=not args.headed) as browser:
         context = await browser.new_context()
         yield await context.new_page()
+
+
+async def _by_address(endpoint: str) -> str:
+    """`endpoint` with its host name replaced by the address it resolves to.
+
+    Chromium's DevTools server answers only requests whose Host header is
+    an IP address or `localhost` (a guard against DNS rebinding by web
+    pages), so `http://browser:9222` from a sidecar container would be
+    refused however reachable the browser is. Resolving the name here, in
+    a process no web page controls, lets container and host names work.
+    Raises `BrowserError` when the name does not resolve.
+    """
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    if host == "localhost" or _is_address(host):
+        return endpoint
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )
+    except OSError as exc:
+        raise BrowserError(
+            f"cannot resolve the CDP host {host!r}",
+            code="cdp_unreachable",
+            hint="check the browser's host name, or give its IP address",
+        ) from exc
+    address = str(found[0][4][0])
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 async def _load(page: Page, url: str, load_seconds: float) -> None:

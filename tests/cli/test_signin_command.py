@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from blindfill.agent.browser import CHROMIUM_ARGS, find_chromium
 from blindfill.approver.prompt import Prompt, PromptQuestion, UnlockQuestion
 from blindfill.cli import main
 from blindfill.commands import signin as signin_command
@@ -261,3 +267,108 @@ async def test_slow_approval_is_announced(
     assert status == ExitStatus.FAILED
     assert captured.err.count(signin_command.SLOW_NOTICE) == 1
     assert "status         declined" in captured.out
+
+
+@pytest.fixture
+def cdp_port(tmp_path: Path) -> Iterator[int]:
+    """A headless Chromium that this test did not launch through
+    Playwright, listening for CDP on 127.0.0.1."""
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("no system Chromium to attach to")
+    port = _free_port()
+    args = [
+        str(executable),
+        "--headless=new",
+        f"--remote-debugging-port={port}",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        *CHROMIUM_ARGS,
+    ]
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")
+    proc = subprocess.Popen(
+        [*args, "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_for_devtools(port)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _wait_for_devtools(port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/json/version", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("Chromium did not open its DevTools port")
+
+
+def _host_name_on_loopback() -> str:
+    """This machine's name, if it resolves to a loopback address (so the
+    test reaches nothing outside 127.0.0.0/8)."""
+    name = socket.gethostname()
+    try:
+        address = socket.gethostbyname(name)
+    except OSError:
+        pytest.skip("this machine's name does not resolve")
+    if not address.startswith("127.") or name == "localhost":
+        pytest.skip("this machine's name does not resolve to loopback")
+    return name
+
+
+@pytest.mark.browser
+async def test_attaches_over_cdp_by_host_name(
+    tmp_path: Path, demo_site: DemoSite, approver: Embedded, cdp_port: int
+) -> None:
+    """--cdp with a host name (which DevTools itself would refuse) signs the
+    running browser's first page in and leaves the browser running."""
+    endpoint = f"http://{_host_name_on_loopback()}:{cdp_port}"
+    ran = await run_blindfill(
+        "sign-in",
+        demo_site.url("shadow_root"),
+        "--reason",
+        "cli test",
+        "--cdp",
+        endpoint,
+        "--approver",
+        approver.approver.url,
+        "--state",
+        str(state_path(tmp_path)),
+    )
+
+    assert ran.status == ExitStatus.OK, ran.err
+    assert "status         signed_in" in ran.out
+    assert demo_site.signed_in("shadow_root") == demo_site.account.username
+    async with httpx.AsyncClient() as client:
+        pages = (await client.get(f"http://127.0.0.1:{cdp_port}/json/list")).json()
+    assert [page["url"] for page in pages if page["type"] == "page"] == [
+        demo_site.base_url + "/shadow-root/"
+    ]
+
+
+@pytest.mark.browser
+async def test_nothing_listening_over_cdp_is_a_clear_error(
+    tmp_path: Path, approver: Embedded
+) -> None:
+    """--cdp to a port nothing listens on: one error line, exit 4."""
+    ran = await run_blindfill(
+        "sign-in",
+        "http://127.0.0.1:9/",
+        "--reason",
+        "cli test",
+        "--cdp",
+        f"http://127.0.0.1:{_free_port()}",
+        "--approver",
+        approver.approver.url,
+        "--state",
+        str(state_path(tmp_path)),
+    )
+
+    assert ran.status == ExitStatus.ENVIRONMENT
+    assert "[cdp_unreachable]" in ran.err
+    assert "Traceback" not in ran.err
