@@ -38,6 +38,7 @@ from blindfill.errors import BlindfillError, ExitStatus
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
+    from blindfill.approver.items import Item
     from blindfill.demo import DemoAccount, DemoSite
     from blindfill.embedded import Embedded
 
@@ -178,7 +179,7 @@ async def run_demo(
             return DemoReport(site.base_url, tuple(outcomes), audit, intact)
 
 
-def _demo_item(site: DemoSite) -> Any:
+def _demo_item(site: DemoSite) -> Item:
     from blindfill.approver.items import Item, TotpSpec
 
     return Item(
