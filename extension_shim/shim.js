@@ -42,6 +42,12 @@
     CHECKOUT: 'checkout',
     OTHER: 'other',
   });
+  const FILLABLE_KINDS = new Set([
+    Kind.LOGIN,
+    Kind.USERNAME_STEP,
+    Kind.PASSWORD_STEP,
+    Kind.OTP,
+  ]);
 
   // Field roles. Only the first three are ever filled.
   const Role = Object.freeze({
@@ -64,6 +70,7 @@
     VALUE_TOO_LONG: 'value_too_long',
     BAD_REQUEST: 'bad_request',
     NO_SUBMIT: 'no_submit',
+    INSECURE_ACTION: 'insecure_action',
   });
 
   // Visibility: a field smaller than this, or fainter than this, is not seen by a person.
@@ -668,6 +675,73 @@
     'iu',
   );
 
+  // A username the page names plainly. Unlike USERNAME_ATTR this leaves out words such as
+  // account, member, customer, phone or id, which as often name a number that is not what
+  // the person signs in with (a branch, an account or a contract number side by side).
+  const CLEAR_USERNAME = new RegExp(
+    [
+      '(?:^| )(?:user ?name|user ?id|userid|log ?in|sign ?in|e-?mail|mail|uname)(?![a-z])',
+      'email address',
+      'benutzer',
+      'utilisateur',
+      'identifiant',
+      'usuario',
+      'usuário',
+      'utente',
+      'gebruiker',
+      'логин',
+      'почт',
+      'пользовател',
+      'користувач',
+      'użytkownik',
+      'uživatel',
+      'ユーザ',
+      'メール',
+      '用户',
+      '帳號',
+      '帐号',
+      '账号',
+      '邮箱',
+      '아이디',
+      '이메일',
+      'kullanıcı',
+      'نام کاربری',
+      'ایمیل',
+      'البريد',
+      'correo',
+      'courriel',
+    ].join('|'),
+    'iu',
+  );
+
+  // Where a form sits on its page. A sign-in in the page's header or navigation, or in a
+  // modal or pop-up that shows no sign of being open, is a shortcut beside the page's own
+  // purpose; on a registration page it is not the form a sign-in should use.
+  const Placement = Object.freeze({
+    MAIN: 'main',
+    HEADER: 'header',
+    CLOSED_OVERLAY: 'closed_overlay',
+  });
+  // Class names of a modal or pop-up's outermost element (`modal`, `login-modal`,
+  // `fh-modal`, `LoginDialog`), not of its parts (`modal-dialog`, `modal__body`).
+  const OVERLAY_WORDS = 'modal|popup|pop-up|popover|lightbox|dialog|flyout|drawer|offcanvas';
+  const OVERLAY_CLASS = new RegExp(
+    `^(?:[a-z0-9]+[-_])*(?:${OVERLAY_WORDS})$|dropdown-menu$`,
+    'i',
+  );
+  const OVERLAY_CAMEL_CLASS = /[a-z0-9](?:Modal|Popup|Popover|Dialog|Flyout|Drawer)$/;
+  const OVERLAY_PART_CLASS = new RegExp(`(?:${OVERLAY_WORDS})[-_]+(?:${OVERLAY_WORDS})$`, 'i');
+  // Class names libraries give an open modal, menu or tab (`show`, `in`, `is-open`,
+  // `modal--visible`, `ReactModal__Content--after-open`).
+  const OPEN_STATES = 'show|shown|open|opened|active|visible|expanded';
+  const OPEN_CLASS = new RegExp(`^(?:in|${OPEN_STATES})$|[-_](?:${OPEN_STATES})$`, 'i');
+  // Classes on <html> or <body> that say some modal is open right now.
+  const PAGE_OVERLAY_OPEN_CLASS = new RegExp(
+    `(?:modal|dialog|popup|overlay|lightbox)[-_]?(?:is[-_])?(?:${OPEN_STATES})`,
+    'i',
+  );
+  const MAX_PLACEMENT_CLIMB = 60;
+
   const FIELD_SELECTOR =
     'input:not([type=hidden]):not([type=checkbox]):not([type=radio])' +
     ':not([type=submit]):not([type=button]):not([type=image]):not([type=reset])';
@@ -1253,8 +1327,12 @@
       LOGIN_WORDS.test(user.attrs) || /login|signin|logon/.test(user.attrs.replace(/ /g, ''));
     if (hiddenPasswords) evidence += 2;
     if (fieldSaysLogin) evidence += 2;
-    if (/(?:^| )username(?: |$)/.test(user.autocomplete)) evidence += 2;
-    if (NEXT_WORDS.test(text.buttons) && (base.login > 0 || fieldSaysLogin)) evidence += 1;
+    const markedUsername = /(?:^| )username(?: |$)/.test(user.autocomplete);
+    if (markedUsername) evidence += 2;
+    // A field the page marks as an account's username, alone in its form, sent on with
+    // "Next": the first step of a two-step sign-in even where no sign-in word is written.
+    if (NEXT_WORDS.test(text.buttons) && (base.login > 0 || fieldSaysLogin || markedUsername))
+      evidence += 1;
     if (evidence < 3) return { ...base, kind: Kind.OTHER, chosen: [] };
     return { ...base, kind: Kind.USERNAME_STEP, chosen: [[user, Role.USERNAME]] };
   }
@@ -1265,6 +1343,14 @@
     const before = fields.filter(
       (f) => f.type !== 'password' && f.order < pw.order && f.role !== Role.OTP,
     );
+    // Several fields compete (a branch, an account and a contract number, say) and none
+    // is plainly named a username: words like "account" decide nothing then. Take the
+    // one nearest the password, as browsers' password managers do, so the field matches
+    // what a vault item saved from a browser holds.
+    const candidates = before.filter((f) => f.role === Role.USERNAME || plainCandidate(f));
+    if (candidates.length >= 2 && !candidates.some(clearlyUsername)) {
+      return candidates[candidates.length - 1];
+    }
     let best = null;
     let bestScore = 0;
     for (const f of before) {
@@ -1277,15 +1363,27 @@
     }
     // The field right before the password, when nothing says it is something else.
     const nearest = before.length ? before[before.length - 1] : null;
-    const plainNearest =
-      nearest &&
-      nearest.role === Role.OTHER &&
-      TEXT_TYPES.has(nearest.type) &&
-      nearest.type !== 'number' &&
-      !NOT_USERNAME_ATTR.test(nearest.attrs) &&
-      (!NOT_USERNAME_ATTR.test(nearest.label) || USERNAME_ATTR.test(nearest.label));
+    const plainNearest = nearest && plainCandidate(nearest);
     if (best && (bestScore > 2 || !plainNearest)) return best;
     return plainNearest ? nearest : best;
+  }
+
+  // Called by pickUsername: a text field nothing names, which may hold the username.
+  function plainCandidate(f) {
+    return (
+      f.role === Role.OTHER &&
+      TEXT_TYPES.has(f.type) &&
+      f.type !== 'number' &&
+      !NOT_USERNAME_ATTR.test(f.attrs) &&
+      (!NOT_USERNAME_ATTR.test(f.label) || USERNAME_ATTR.test(f.label))
+    );
+  }
+
+  // Called by pickUsername: does the field say outright that it takes the username?
+  function clearlyUsername(f) {
+    if (/(?:^| )(?:username|email|webauthn)(?: |$)/.test(f.autocomplete)) return true;
+    if (f.type === 'email') return true;
+    return CLEAR_USERNAME.test(`${describedBy(f.el)} ${f.label}`);
   }
 
   // Called by pickUsername: how strongly a username-like field says it is the username.
@@ -1311,6 +1409,92 @@
       if (TERMS_TEXT.test(norm(near, 300))) return true;
     }
     return false;
+  }
+
+  // --- Where a form sits on its page ----------------------------------------------------
+
+  // Called by describe for fillable and signup forms: the Placement of a form, read from
+  // its first field upwards (a form's own container may be a block that holds the header).
+  // On a live page the site's styles usually hide a closed modal, whose fields are then
+  // refused as invisible; its class names decide where the fields still show.
+  function placementOf(field) {
+    const pageOpen = PAGE_OVERLAY_OPEN_CLASS.test(
+      `${doc.documentElement.className} ${doc.body ? doc.body.className : ''}`,
+    );
+    let inBanner = false;
+    let node = parentAcrossShadow(field);
+    for (let depth = 0; node && depth < MAX_PLACEMENT_CLIMB; depth += 1) {
+      if (node === doc.body || node === doc.documentElement) break;
+      if (!pageOpen && isOverlay(node) && !looksOpen(node)) return Placement.CLOSED_OVERLAY;
+      if (isBannerOrNavigation(node)) inBanner = true;
+      node = parentAcrossShadow(node);
+    }
+    return inBanner ? Placement.HEADER : Placement.MAIN;
+  }
+
+  // Called by placementOf: the parent element, stepping from a shadow root to its host.
+  function parentAcrossShadow(node) {
+    if (node.parentElement) return node.parentElement;
+    const root = node.getRootNode();
+    return root instanceof ShadowRoot ? root.host : null;
+  }
+
+  // Called by placementOf: the page's header (a <header> outside any article, section,
+  // aside or main, as HTML defines the banner) or a navigation block.
+  function isBannerOrNavigation(node) {
+    const tag = node.localName;
+    const role = node.getAttribute('role');
+    if (role === 'banner' || role === 'navigation' || tag === 'nav') return true;
+    if (tag !== 'header') return false;
+    const parent = node.parentElement;
+    return !parent || !parent.closest('article, aside, main, nav, section, [role=main]');
+  }
+
+  // Called by placementOf: is this element the outside of a modal, pop-up or menu?
+  function isOverlay(node) {
+    if (node.localName === 'dialog') return true;
+    const role = node.getAttribute('role');
+    if (role === 'dialog' || role === 'alertdialog') return true;
+    const cls = node.getAttribute('class');
+    if (!cls) return false;
+    for (const token of cls.split(/\s+/)) {
+      if (OVERLAY_PART_CLASS.test(token)) continue;
+      if (OVERLAY_CLASS.test(token) || OVERLAY_CAMEL_CLASS.test(token)) return true;
+    }
+    return false;
+  }
+
+  // Called by placementOf for an overlay: does the page mark it as open? Modal and menu
+  // libraries add an open class, an `open` attribute or an inline display to what they
+  // show (on the overlay, or on the menu's parent); a `:target` modal is named by the URL.
+  function looksOpen(node) {
+    if (node.hasAttribute('open') || node.getAttribute('aria-hidden') === 'false') return true;
+    if (node.getAttribute('data-state') === 'open') return true;
+    const display = node.style ? node.style.display : '';
+    if (display && display !== 'none') return true;
+    const id = node.getAttribute('id');
+    if (id && win.location.hash === `#${id}`) return true;
+    for (const el of [node, node.parentElement]) {
+      const cls = el ? el.getAttribute('class') : null;
+      if (cls && cls.split(/\s+/).some((token) => OPEN_CLASS.test(token))) return true;
+    }
+    return false;
+  }
+
+  // Called by describe once every form of the document is classified. A registration page
+  // (a signup form in the page's main part) may also offer a sign-in in its header or in a
+  // closed modal; that shortcut is withheld. Sign-ins in the main part are left alone: a
+  // page with a sign-in and a registration side by side serves both.
+  function withholdShortcuts(verdicts) {
+    const registration = verdicts.some(
+      (v) => v.kind === Kind.SIGNUP && v.placement === Placement.MAIN,
+    );
+    if (!registration) return verdicts;
+    return verdicts.map((v) =>
+      FILLABLE_KINDS.has(v.kind) && v.placement !== Placement.MAIN
+        ? { ...v, kind: Kind.OTHER, chosen: [], note: 'shortcut_on_registration_page' }
+        : v,
+    );
   }
 
   // --- Bookkeeping of what describe handed out -----------------------------------------
@@ -1418,14 +1602,19 @@
       groups.get(container).push(info);
     }
 
-    const forms = [];
+    let verdicts = [];
     for (const [container, fields] of groups) {
       const hidden = hiddenPasswordForms.has(container);
       for (const segment of splitByPasswords(container, fields)) {
         const verdict = classifyForm(segment.container, segment.fields, hidden);
-        forms.push(report(verdict, segment.fields, indexOf));
+        verdict.fields = segment.fields;
+        if (FILLABLE_KINDS.has(verdict.kind) || verdict.kind === Kind.SIGNUP)
+          verdict.placement = placementOf(segment.fields[0].el);
+        verdicts.push(verdict);
       }
     }
+    verdicts = withholdShortcuts(verdicts);
+    const forms = verdicts.map((verdict) => report(verdict, indexOf));
     return {
       nonce,
       url: String(win.location.href),
@@ -1437,8 +1626,8 @@
   }
 
   // Called by describe: the JSON view of one classified form.
-  function report(verdict, fields, indexOf) {
-    const container = verdict.container;
+  function report(verdict, indexOf) {
+    const { container, fields } = verdict;
     const chosen = verdict.chosen.map(([f, role]) => ({
       id: idFor(f.el, fieldsById),
       role,
@@ -1456,6 +1645,9 @@
       login_evidence: verdict.login,
       signup_evidence: verdict.signup,
       in_viewport: inViewport,
+      placement: verdict.placement || Placement.MAIN,
+      insecure_action: chosen.length > 0 && postsInsecurely(container),
+      note: verdict.note || null,
     };
   }
 
@@ -1507,7 +1699,9 @@
   // FILL: every named field is checked first; only then are values set. All or nothing.
   function fill(request) {
     if (request.nonce !== nonce) return { status: Status.DOCUMENT_CHANGED };
-    if (!lookup(formsById, request.form)) return { status: Status.FORM_GONE };
+    const container = lookup(formsById, request.form);
+    if (!container) return { status: Status.FORM_GONE };
+    if (postsInsecurely(container)) return { status: Status.INSECURE_ACTION };
     const targets = [];
     for (const item of request.fields || []) {
       if (typeof item.value !== 'string' || !Object.values(Role).includes(item.role)) {
@@ -1583,29 +1777,37 @@
     return container.closest('form');
   }
 
+  // Called by action, fill and describe: where the form would send its data, the button's
+  // formaction before the form's action; url null for fields outside a <form>.
+  function target(container) {
+    const form = formOf(container);
+    if (!form) return { url: null, method: null, via_button: false };
+    const button = submitButton(container);
+    if (button && button.hasAttribute('formaction')) {
+      const method = button.getAttribute('formmethod') || formMethodGetter.call(form);
+      return { url: button.formAction, method: method.toLowerCase(), via_button: true };
+    }
+    return {
+      url: formActionGetter.call(form),
+      method: formMethodGetter.call(form).toLowerCase(),
+      via_button: false,
+    };
+  }
+
+  // Called by describe and fill: would an https document send this form over plain http?
+  // The page was delivered securely; its credentials must not leave it in clear text.
+  function postsInsecurely(container) {
+    if (win.location.protocol !== 'https:') return false;
+    const { url } = target(container);
+    return typeof url === 'string' && url.toLowerCase().startsWith('http:');
+  }
+
   // ACTION: where the form would send its data: the button's formaction, else the form's.
   function action(request) {
     if (request.nonce !== nonce) return { status: Status.DOCUMENT_CHANGED };
     const container = lookup(formsById, request.form);
     if (!container) return { status: Status.FORM_GONE };
-    const form = formOf(container);
-    if (!form) return { status: Status.OK, url: null, method: null, via_button: false };
-    const button = submitButton(container);
-    if (button && button.hasAttribute('formaction')) {
-      const method = button.getAttribute('formmethod') || formMethodGetter.call(form);
-      return {
-        status: Status.OK,
-        url: button.formAction,
-        method: method.toLowerCase(),
-        via_button: true,
-      };
-    }
-    return {
-      status: Status.OK,
-      url: formActionGetter.call(form),
-      method: formMethodGetter.call(form).toLowerCase(),
-      via_button: false,
-    };
+    return { status: Status.OK, ...target(container) };
   }
 
   // SUBMIT: click the visible submit button; else submit the <form> as a button would;

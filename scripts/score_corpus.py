@@ -5,10 +5,13 @@ Usage: score_corpus.py [CORPUS_DIR] [--verbose] [--jobs N] [--detections FILE]
 
 CORPUS_DIR holds `pages/*.html` and `labels.json` as described in the
 corpora README (default: ../shared/corpora/ddg-open beside the repository).
-The script runs `blindfill detect --json --wait 0` on every page in one
-browser, converts each line to the corpus's detector output (`page`,
-`best`), and applies the corpus's scoring rules: password recall, username
-recall, wrong fills and the false-positive page rate. `--detections FILE`
+The script runs `blindfill detect --json --wait 0` on every page, converts
+each line to the corpus's detector output (`page`, `best`), and applies the
+corpus's scoring rules: password recall, username recall, wrong fills and
+the false-positive page rate. Pages are served under neutral names
+(`page-0001.html`, ...) through links in a temporary directory, because the
+corpus's file names carry the labels (`..._signup.html`) and a detector that
+reads the URL must not see them. `--detections FILE`
 scores a saved JSON Lines output of `blindfill detect` instead of running
 it; `--save FILE` keeps the raw output. `--verbose` lists every miss.
 Prints a Markdown table; exits 0.
@@ -20,6 +23,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,23 @@ DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "ddg-open"
 POSITIVE_PASSWORD = {"login", "password_step"}
 POSITIVE_USERNAME = {"login", "username_step"}
 NEGATIVE = {"signup", "change_password", "other"}
+
+
+def run_neutrally_named(pages: list[Path], jobs: int) -> list[dict[str, Any]]:
+    """Run the detector on `pages` served as `page-NNNN.html`.
+
+    Each record's `target` is set back to the page's own path.
+    """
+    with tempfile.TemporaryDirectory(prefix="blindfill-score-") as tmp:
+        links: dict[str, Path] = {}
+        for number, page in enumerate(pages, 1):
+            link = Path(tmp) / f"page-{number:04d}.html"
+            link.symlink_to(page.resolve())
+            links[str(link)] = page
+        records = run_detector(list(map(Path, links)), jobs)
+    for record in records:
+        record["target"] = str(links.get(record["target"], record["target"]))
+    return records
 
 
 def run_detector(pages: list[Path], jobs: int) -> list[dict[str, Any]]:
@@ -128,7 +149,7 @@ def main() -> int:
         records = [json.loads(line) for line in lines if line.strip()]
     else:
         pages = [args.corpus / "pages" / label["page"] for label in labels]
-        records = run_detector(pages, max(args.jobs, 1))
+        records = run_neutrally_named(pages, max(args.jobs, 1))
     if args.save:
         args.save.write_text("".join(json.dumps(r) + "\n" for r in records))
     errors = [r for r in records if "error" in r]

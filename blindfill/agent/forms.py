@@ -180,6 +180,7 @@ class FillStatus(Enum):
     NOT_REQUESTED = "not_requested"  # a value for a role the form does not have
     BAD_REQUEST = "bad_request"  # the shim refused the request as malformed
     NO_SUBMIT = "no_submit"  # nothing found that would submit the form
+    INSECURE_ACTION = "insecure_action"  # an https page's form would post over http
 
 
 @dataclass(frozen=True, slots=True)

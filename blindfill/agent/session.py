@@ -64,6 +64,10 @@ log = get_logger(__name__)
 
 T = TypeVar("T")
 
+# How much a form in the page's header or navigation, or in a modal that shows
+# no sign of being open, is ranked below a form in the page's main part.
+_SHORTCUT_PENALTY = 6.0
+
 # Calls the shim's entry point in its world; `this` is an element handed over
 # by CDP (an <iframe>) or the global object.
 _CALL_SHIM = (
@@ -761,6 +765,10 @@ def _forms_from_answer(
             continue
         if not (kind.fillable or include_unfillable):
             continue
+        if raw.get("insecure_action"):
+            # An https document whose form would post the credential over http.
+            log.debug("form.refused", url=node.url[:200], reason="insecure_action")
+            continue
         fields = tuple(
             DetectedField(
                 role=FieldRole(item["role"]),
@@ -776,6 +784,8 @@ def _forms_from_answer(
             raw.get("signup_evidence", 0)
         )
         score += 5.0 if raw.get("in_viewport") else 0.0
+        if raw.get("placement", "main") != "main":
+            score -= _SHORTCUT_PENALTY  # a header or pop-up sign-in is a side door
         score -= 2.0 * (len(chain) - 1)  # prefer the top frame's own form
         forms.append(
             DetectedForm(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Frame, Page
+from playwright.async_api import Browser, BrowserContext, Frame, Page
 
 from blindfill.agent.forms import FieldRole, FillStatus, FormKind, best_form
 from blindfill.agent.origins import chain_refusal, frame_refusal
 from blindfill.agent.session import ShimSession
 from blindfill.sensitive import Secret
 from tests.agent.conftest import Site
+from tests.loopback import LoopbackSite
 
 LOGIN = (
     "<h1>Sign in</h1><form><input name=username autocomplete=username>"
@@ -306,8 +308,8 @@ async def test_security_case_20_field_changes_kind_before_fill(
 def test_security_case_22_http_frame_in_https_page() -> None:
     """Security case 22: an http frame inside an https page is refused.
 
-    Tested at the origin check the session applies to every CDP-reported
-    frame chain; a browser test would need a trusted certificate.
+    The origin check the session applies to every CDP-reported frame chain;
+    the browser tests below load such pages over real HTTPS.
     """
     assert (
         chain_refusal(
@@ -320,6 +322,111 @@ def test_security_case_22_http_frame_in_https_page() -> None:
     )
     assert chain_refusal([("https://bank.test/", "https://bank.test")]) is None
     assert chain_refusal([("http://a.test/", "http://a.test")]) is None
+
+
+@pytest.fixture
+async def https_context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    """A context that loads pages despite a self-signed certificate."""
+    context = await browser.new_context(ignore_https_errors=True)
+    yield context
+    await context.close()
+
+
+@pytest.fixture
+def https_site(tmp_path: Path) -> Iterator[LoopbackSite]:
+    """An HTTPS server on 127.0.0.1 with a certificate made for this test."""
+    served = LoopbackSite(tls_dir=tmp_path)
+    yield served
+    served.close()
+
+
+@pytest.fixture
+def http_site() -> Iterator[LoopbackSite]:
+    served = LoopbackSite()
+    yield served
+    served.close()
+
+
+@pytest.mark.browser
+async def test_security_case_22_http_login_frame_over_https(
+    https_context: BrowserContext, https_site: LoopbackSite, http_site: LoopbackSite
+) -> None:
+    """Security case 22: an https page's login frame loaded over http is refused.
+
+    The same frame served over https is found, so the refusal is the scheme's.
+    """
+    insecure = http_site.add("/login", LOGIN)
+    secure = https_site.add("/login", LOGIN)
+    top = https_site.add(
+        "/", f"<h1>Bank</h1><iframe src='{insecure}' width=600 height=300></iframe>"
+    )
+    page = await https_context.new_page()
+    shim = await ShimSession.attach(page)
+    try:
+        await page.goto(top)
+        frame = page.frames[1]
+        await frame.wait_for_selector("input[type=password]")
+        assert frame.url == insecure  # the browser loaded it: blindfill refuses
+        assert await shim.detect(include_unfillable=True) == []
+
+        await page.goto(
+            https_site.add(
+                "/ok", f"<iframe src='{secure}' width=600 height=300></iframe>"
+            )
+        )
+        await page.frames[1].wait_for_selector("input[type=password]")
+        form = best_form(await shim.detect())
+        assert form is not None
+        assert form.origin == https_site.origin
+    finally:
+        await shim.close()
+
+
+@pytest.mark.browser
+async def test_security_case_22_https_form_posting_over_http(
+    https_context: BrowserContext, https_site: LoopbackSite, http_site: LoopbackSite
+) -> None:
+    """Security case 22: an https page's form that posts over http is not filled.
+
+    Detection leaves it out; a form re-pointed to http after detection is
+    refused by the fill itself, with every field left empty.
+    """
+    steal = f"{http_site.origin}/login"
+    page = await https_context.new_page()
+    shim = await ShimSession.attach(page)
+    try:
+        await page.goto(
+            https_site.add(
+                "/a", LOGIN.replace("<form>", f"<form action='{steal}' method=post>")
+            )
+        )
+        assert await shim.detect(include_unfillable=True) == []
+
+        await page.goto(
+            https_site.add(
+                "/b",
+                LOGIN.replace("<button>", f"<button formaction='{steal}'>"),
+            )
+        )
+        assert await shim.detect(include_unfillable=True) == []
+
+        await page.goto(
+            https_site.add(
+                "/c", LOGIN.replace("<form>", "<form action=/session method=post>")
+            )
+        )
+        form = best_form(await shim.detect())
+        assert form is not None
+        await page.evaluate(
+            "url => { document.querySelector('form').action = url; }", steal
+        )
+        outcome = await shim.fill(form, VALUES)
+        assert outcome.status is FillStatus.INSECURE_ACTION
+        assert await all_values(page) == ["", ""]
+    finally:
+        await shim.close()
+    assert http_site.posted == []
+    assert https_site.posted == []
 
 
 @pytest.mark.browser
