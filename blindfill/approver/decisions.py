@@ -55,7 +55,7 @@ import types
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from blindfill.approver.audit import AuditEntry, AuditLog
 from blindfill.approver.items import Item
@@ -64,7 +64,7 @@ from blindfill.approver.origins import Origin, parse_origin, render_origin
 from blindfill.approver.policy import Policy, RuleMatch
 from blindfill.approver.prompt import Candidate, Prompt, PromptQuestion, UnlockQuestion
 from blindfill.approver.ratelimit import RateLimiter, RecentCounts
-from blindfill.approver.request import ApprovalRequest, FieldRole
+from blindfill.approver.request import ApprovalRequest, FieldRole, FormKind
 from blindfill.approver.text import clean_text
 from blindfill.approver.vault import Vault, VaultAccess
 from blindfill.errors import BlindfillError, StorageError, VaultPasswordError
@@ -185,6 +185,19 @@ class _Continuation:
     decided_by: str
     expires_at: float
     steps: int
+    stage: int  # _STEP_ORDER of the last step granted
+    fields: frozenset[FieldRole] | None  # a rule's field limit; None: any
+
+
+# Where each form kind sits in a login. A continuation covers only a step
+# that comes later than the last one granted, so a fresh login (a login
+# form or a username step) is always decided anew, even right after one.
+_STEP_ORDER: Final = {
+    FormKind.USERNAME_STEP: 0,
+    FormKind.LOGIN: 1,
+    FormKind.PASSWORD_STEP: 1,
+    FormKind.ONE_TIME_CODE_STEP: 2,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,13 +457,17 @@ class DecisionEngine:
         if entry is None or origin is None or vault is None:
             return None
         item = vault.get(entry.item_id)
+        stage = _STEP_ORDER[request.form_kind]
         if (
-            item is None
+            stage <= entry.stage
+            or (entry.fields is not None and not entry.fields >= set(request.fields))
+            or item is None
             or not self._matcher.item_matches(item, origin)
             or not all(_can_fill(item, role) for role in request.fields)
         ):
             return None
         entry.steps += 1
+        entry.stage = stage
         if entry.steps >= self.config.continuation_steps:
             del self._continuations[key]
         return _Verdict(
@@ -663,7 +680,19 @@ class DecisionEngine:
             decided_by=verdict.decided_by,
             expires_at=self._clock() + self.config.continuation_window,
             steps=1,
+            stage=_STEP_ORDER[request.form_kind],
+            fields=self._rule_fields(verdict.decided_by),
         )
+
+    def _rule_fields(self, decided_by: str) -> frozenset[FieldRole] | None:
+        """The fields the rule named by `decided_by` may fill; None for a person."""
+        if not decided_by.startswith("rule:") or self._policy is None:
+            return None
+        name = decided_by.removeprefix("rule:")
+        for rule in self._policy.rules:
+            if rule.name == name:
+                return rule.fields
+        return frozenset()  # the rule is gone: its continuation grants nothing
 
     def _record(
         self, request: ApprovalRequest, verdict: _Verdict, *, strict: bool = False

@@ -531,15 +531,44 @@ async def test_continuation_expires_and_is_bound_to_agent_and_frames(
     setup = make(choices=(1, None, None, None))
     await setup.engine.decide(request(fields=("username",), form="username_step"))
     # Another agent, or the same origin inside another page, is asked again.
-    await setup.engine.decide(request(fields=("password",), agent=OTHER_AGENT))
+    password_step = {"fields": ("password",), "form": "password_step"}
+    await setup.engine.decide(request(**password_step, agent=OTHER_AGENT))
     await setup.engine.decide(
-        request(fields=("password",), chain=("https://news.test", "https://bank.test"))
+        request(**password_step, chain=("https://news.test", "https://bank.test"))
     )
     assert len(setup.prompt.questions) == 3
     setup.clock.now += 121
-    late = await setup.engine.decide(request(fields=("password",)))
+    late = await setup.engine.decide(request(**password_step))
     assert late.outcome is Outcome.DECLINED
     assert len(setup.prompt.questions) == 4
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ("login", "login"),  # a second sign-in right after the first
+        ("username_step", "username_step"),
+        ("password_step", "password_step"),
+        ("login", "username_step"),
+        ("one_time_code_step", "one_time_code_step"),
+    ],
+)
+async def test_a_new_login_is_never_a_continuation(
+    make: Make, first: str, then: str
+) -> None:
+    """Only a later step of a login rides on its approval; a fresh start is asked."""
+    fields = {
+        "login": ("username", "password"),
+        "username_step": ("username",),
+        "password_step": ("password",),
+        "one_time_code_step": ("one_time_code",),
+    }
+    setup = make(choices=(1, None))
+    granted = await setup.engine.decide(request(fields=fields[first], form=first))
+    again = await setup.engine.decide(request(fields=fields[then], form=then))
+    assert granted.outcome is Outcome.GRANTED
+    assert again.outcome is Outcome.DECLINED
+    assert len(setup.prompt.questions) == 2
 
 
 # --- policy ---------------------------------------------------------------------------
@@ -573,14 +602,34 @@ async def test_policy_rule_grants_and_counts_persist(
     assert setup.records()[0]["decided_by"] == "rule:bank-bot"
 
     restarted = make(choices=None, policy=Policy.load(policy_path, state_path=state))
-    second = await restarted.engine.decide(request())
-    step = await restarted.engine.decide(request())  # same login: no use taken
+    second = await restarted.engine.decide(
+        request(fields=("username",), form="username_step")
+    )
+    step = await restarted.engine.decide(  # same login's next step: no use taken
+        request(fields=("password",), form="password_step")
+    )
     restarted.clock.now += 121
     third = await restarted.engine.decide(request())
     assert second.outcome is Outcome.GRANTED
     assert step.decided_by.startswith("continuation:")
     assert third.outcome is Outcome.DECLINED
     assert json.loads(state.read_text())["uses"] == {"bank-bot": 2}
+
+
+async def test_a_rule_continuation_keeps_to_the_rule_fields(
+    make: Make, tmp_path: Path
+) -> None:
+    """A later step needing a field the rule does not allow is not granted."""
+    policy_path = tmp_path / "policy.toml"
+    policy_path.write_text(POLICY)  # fields: username and password
+    policy_path.chmod(0o600)
+    policy = Policy.load(policy_path, state_path=tmp_path / "uses.json")
+    setup = make(choices=None, policy=policy)
+    assert (await setup.engine.decide(request())).outcome is Outcome.GRANTED
+    code = await setup.engine.decide(
+        request(fields=("one_time_code",), form="one_time_code_step")
+    )
+    assert code.outcome is Outcome.DECLINED
 
 
 @pytest.mark.parametrize(
