@@ -1647,6 +1647,7 @@
       in_viewport: inViewport,
       placement: verdict.placement || Placement.MAIN,
       insecure_action: chosen.length > 0 && postsInsecurely(container),
+      action: chosen.length > 0 ? target(container).url : null,
       note: verdict.note || null,
     };
   }

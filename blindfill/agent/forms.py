@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from blindfill.agent.origins import origin_of_url
+
 __all__ = [
     "DetectedField",
     "DetectedForm",
@@ -139,11 +141,22 @@ class DetectedForm:
     form_id: str
     score: float
     has_form_element: bool
+    # Where the form would submit when it was detected (a button's
+    # formaction first); None outside a <form>. `ShimSession.form_action`
+    # reads it again, from the live document.
+    action: str | None = None
 
     @property
     def top_origin(self) -> str | None:
         """The origin of the top-level frame, as CDP reported it."""
         return self.frame_chain[0].origin
+
+    @property
+    def action_origin(self) -> str | None:
+        """The origin of `action` ("null" if opaque), None without an action."""
+        if self.action is None:
+            return None
+        return origin_of_url(self.action) or "null"
 
     @property
     def url(self) -> str:

@@ -798,9 +798,14 @@ def _forms_from_answer(
                 form_id=str(raw["id"]),
                 score=score,
                 has_form_element=bool(raw.get("has_form_element")),
+                action=_optional_str(raw.get("action")),
             )
         )
     return forms
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _field_id(form: DetectedForm, role: FieldRole) -> str:

@@ -206,7 +206,7 @@ async def _run_step(
     # Refuse what no approval could make safe, before anyone is asked.
     if await certificate_error(page, form):
         raise _Stop(SignInStatus.REFUSED, "certificate_error")
-    action = await _action_origin(session, form)
+    action = form.action_origin  # as detected a moment ago
     if action is not None and action != form.origin:
         log.warning("fill.refused", origin=form.origin, reason="cross_origin_action")
         raise _Stop(SignInStatus.REFUSED, "cross_origin_action")
