@@ -88,6 +88,7 @@ _OVERHEAD: Final[dict[FrameType, int]] = {
     FrameType.FILL_RESPONSE: _KEY + _TAG,  # e, ee, se
 }
 NOTICE_BODY_SIZE: Final = 1
+_TYPES: Final = {t.value: t for t in FrameType}  # faster than calling FrameType
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +158,10 @@ def decode_frame(data: bytes) -> Frame:
     Raises `RemoteProtocolError` (codes `frame_truncated`, `frame_too_large`,
     `frame_version`, `frame_type`, `frame_length`) and does no cryptography.
     """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise RemoteProtocolError("a frame must be bytes", code="frame_malformed")
-    data = bytes(data)
+    if type(data) is not bytes:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise RemoteProtocolError("a frame must be bytes", code="frame_malformed")
+        data = bytes(data)
     if len(data) < HEADER_SIZE:
         raise RemoteProtocolError(
             f"frame of {len(data)} bytes is shorter than its {HEADER_SIZE}-byte header",
@@ -178,12 +180,11 @@ def decode_frame(data: bytes) -> Frame:
             code="frame_version",
             hint="update blindfill on both sides to the same version",
         )
-    try:
-        frame_type = FrameType(type_byte)
-    except ValueError:
+    frame_type = _TYPES.get(type_byte)
+    if frame_type is None:
         raise RemoteProtocolError(
             f"frame has unknown type 0x{type_byte:02x}", code="frame_type"
-        ) from None
+        )
     body = data[HEADER_SIZE:]
     if length != len(body):
         raise RemoteProtocolError(

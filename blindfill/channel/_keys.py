@@ -98,10 +98,10 @@ class KeyPair:
     as a Diffie-Hellman operation.
     """
 
-    __slots__ = ("_private", "public", "public_key")
+    __slots__ = ("private", "public", "public_key")
 
     def __init__(self, private: X25519PrivateKey) -> None:
-        self._private = private
+        self.private = private
         self.public_key = private.public_key()
         self.public = self.public_key.public_bytes_raw()
 
@@ -116,12 +116,8 @@ class KeyPair:
             raise InvalidInputError("an X25519 private key is 32 bytes")
         return cls(X25519PrivateKey.from_private_bytes(raw))
 
-    @property
-    def private(self) -> X25519PrivateKey:
-        return self._private
-
     def private_bytes(self) -> Secret[bytes]:
-        return Secret(self._private.private_bytes_raw(), kind="private_key")
+        return Secret(self.private.private_bytes_raw(), kind="private_key")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, KeyPair):
@@ -181,8 +177,11 @@ def hmac_sha256(key: bytes, data: bytes) -> bytes:
 
 def _hkdf(ikm: bytes, *, salt: bytes | None, info: bytes) -> bytes:
     """HKDF-SHA-256 (RFC 5869) with one block, 32 bytes, of output."""
-    prk = hmac_sha256(_NO_SALT if salt is None else salt, ikm)
-    return hmac_sha256(prk, info + b"\x01")
+    sha256 = hashlib.sha256
+    inner, outer = hmac_pads(_NO_SALT if salt is None else salt)
+    prk = sha256(outer + sha256(inner + ikm).digest()).digest()
+    inner, outer = hmac_pads(prk)
+    return sha256(outer + sha256(inner + info + b"\x01").digest()).digest()
 
 
 def token_psk(secret: bytes, pairing_id: bytes) -> bytes:

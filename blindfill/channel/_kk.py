@@ -204,7 +204,8 @@ class FillHandshake:
             raise AuthenticationError(
                 f"{what} failed authentication: too short for a key and a tag"
             )
-        message = bytes(message)
+        if type(message) is not bytes:
+            message = bytes(message)
         try:
             payload = self._read_1(message) if first else self._read_2(message)
         except (InvalidTag, ValueError) as exc:

@@ -212,9 +212,10 @@ class ApproverState:
 
     def __post_init__(self) -> None:
         _check_common(self.pairing_id, self.epoch, self.chain_link)
-        if any(len(p) != PAIRING_ID_SIZE for p in self.replaced_pairings):
+        replaced, windows = self.replaced_pairings, self.windows
+        if replaced and any(len(p) != PAIRING_ID_SIZE for p in replaced):
             raise _malformed("replaced pairing ids are 16 bytes")
-        if len({w.epoch for w in self.windows}) != len(self.windows):
+        if len(windows) > 1 and len({w.epoch for w in windows}) != len(windows):
             raise _malformed("two replay windows for one epoch")
 
     @property

@@ -15,7 +15,6 @@ field, never the value, because a value may be secret.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from collections.abc import Callable
@@ -27,6 +26,8 @@ __all__ = ["Fail", "ObjectReader", "b64", "dump_object", "load_object"]
 
 Fail = Callable[[str], BlindfillError]
 
+_MISSING: object = object()
+
 
 def dump_object(obj: dict[str, object]) -> bytes:
     """Encode `obj` as compact UTF-8 JSON with sorted keys (a stable form)."""
@@ -35,7 +36,7 @@ def dump_object(obj: dict[str, object]) -> bytes:
 
 def b64(data: bytes) -> str:
     """Standard base64 with padding, the form every binary field uses."""
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def load_object(data: bytes, *, what: str, fail: Fail) -> ObjectReader:
@@ -79,9 +80,10 @@ class ObjectReader:
 
     def _take(self, key: str) -> object:
         self._seen.add(key)
-        if key not in self._obj:
+        value = self._obj.get(key, _MISSING)
+        if value is _MISSING:
             self._error(f"lacks the field {key!r}")
-        return self._obj[key]
+        return value
 
     def _error(self, problem: str) -> NoReturn:
         raise self._fail(f"{self._what} {problem}")
@@ -115,8 +117,8 @@ class ObjectReader:
         if not isinstance(value, str) or len(value) > 4 * size:
             self._error(f"field {key!r} must be base64 of {size} bytes")
         try:
-            raw = base64.b64decode(value.encode("ascii"), validate=True)
-        except (ValueError, binascii.Error):
+            raw = binascii.a2b_base64(value, strict_mode=True)
+        except ValueError:  # binascii.Error is one; so is a non-ASCII str
             self._error(f"field {key!r} must be base64 of {size} bytes")
         # Refuse non-canonical encodings so that one value has one spelling.
         if len(raw) != size or b64(raw) != value:
