@@ -22,7 +22,6 @@ from pathlib import Path
 
 from blindfill.agent.client import launch_browser
 from blindfill.approver.decisions import EngineConfig
-from blindfill.approver.items import Item
 from blindfill.demo import DemoSite
 from blindfill.embedded import embedded, policy_for
 
@@ -33,16 +32,9 @@ AGENT = "bench-agent"
 
 async def _measure() -> dict[str, object]:
     with DemoSite() as site, tempfile.TemporaryDirectory() as tmp:
-        item = Item(
-            id="demo",
-            title="Demo",
-            username=site.account.username,
-            password=site.account.password,
-            urls=(site.base_url + "/",),
-        )
         async with (
             embedded(
-                [item],
+                [site.vault_item()],
                 workdir=Path(tmp) / "embedded",
                 policy=policy_for(AGENT, [site.base_url]),
                 agent_name=AGENT,

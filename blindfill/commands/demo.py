@@ -38,7 +38,6 @@ from blindfill.errors import BlindfillError, ExitStatus
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
-    from blindfill.approver.items import Item
     from blindfill.demo import DemoAccount, DemoSite
     from blindfill.embedded import Embedded
 
@@ -166,7 +165,7 @@ async def run_demo(
             launch_browser(headless=not headed) as browser,
         ):
             async with embedded(
-                [_demo_item(site)],
+                [site.vault_item(title=ITEM_TITLE)],
                 workdir=Path(tmp) / "embedded",
                 policy=policy_for(AGENT_NAME, [site.base_url], rule_name="demo"),
                 agent_name=AGENT_NAME,
@@ -177,19 +176,6 @@ async def run_demo(
             audit = _audit_rows(running)
             intact = verify_log(running.audit_path).ok if audit else True
             return DemoReport(site.base_url, tuple(outcomes), audit, intact)
-
-
-def _demo_item(site: DemoSite) -> Item:
-    from blindfill.approver.items import Item, TotpSpec
-
-    return Item(
-        id="demo",
-        title=ITEM_TITLE,
-        username=site.account.username,
-        password=site.account.password,
-        urls=(site.base_url + "/",),
-        totp=TotpSpec(site.account.totp_seed),
-    )
 
 
 async def _sign_in_to(

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from blindfill.demo.account import DemoAccount, random_account
 from blindfill.demo.app import SESSION_COOKIE, DemoApp, SignIn
@@ -33,6 +33,9 @@ from blindfill.errors import (
     UsageError,
 )
 from blindfill.log import get_logger
+
+if TYPE_CHECKING:
+    from blindfill.approver.items import Item
 
 __all__ = ["SESSION_COOKIE", "DemoSite"]
 
@@ -92,6 +95,19 @@ class DemoSite:
         """The absolute URL of a page's first step (a page or its name)."""
         found = demo_page(page) if isinstance(page, str) else page
         return self.base_url + found.path
+
+    def vault_item(self, *, title: str = "Demo site") -> Item:
+        """The approver's vault item for this site's account and exact origin."""
+        from blindfill.approver.items import Item, TotpSpec
+
+        return Item(
+            id="demo",
+            title=title,
+            username=self.account.username,
+            password=self.account.password,
+            urls=(self.base_url + "/",),
+            totp=TotpSpec(self.account.totp_seed),
+        )
 
     # --- who signed in --------------------------------------------------------
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import structlog
 
-from blindfill.approver.items import Item, TotpSpec
 from blindfill.demo import DemoAccount, DemoSite, random_account
 from blindfill.embedded import Embedded, embedded, policy_for
 
@@ -47,17 +46,6 @@ def demo_site(account: DemoAccount) -> Iterator[DemoSite]:
         yield site
 
 
-def demo_item(site: DemoSite) -> Item:
-    return Item(
-        id="demo",
-        title="Demo site",
-        username=site.account.username,
-        password=site.account.password,
-        urls=(site.base_url + "/",),
-        totp=TotpSpec(site.account.totp_seed),
-    )
-
-
 def secrets_of(account: DemoAccount) -> list[str]:
     """Every form of the account's secrets that must never be printed."""
     seed = account.totp_seed.reveal()
@@ -68,7 +56,7 @@ def secrets_of(account: DemoAccount) -> list[str]:
 async def approver(tmp_path: Path, demo_site: DemoSite) -> AsyncIterator[Embedded]:
     """An approver whose policy grants the demo item to `AGENT`."""
     async with embedded(
-        [demo_item(demo_site)],
+        [demo_site.vault_item()],
         workdir=tmp_path / "embedded",
         policy=policy_for(AGENT, [demo_site.base_url]),
         agent_name=AGENT,

@@ -27,7 +27,7 @@ from blindfill.demo import DemoAccount, DemoSite
 from blindfill.embedded import Embedded, embedded
 from blindfill.errors import ExitStatus
 from blindfill.sensitive import Secret
-from tests.cli.conftest import AGENT, demo_item, run_blindfill, secrets_of, state_path
+from tests.cli.conftest import AGENT, run_blindfill, secrets_of, state_path
 
 
 def _assert_no_secret(account: DemoAccount, *texts: str) -> None:
@@ -129,7 +129,7 @@ async def test_declined_without_a_rule_exits_1(
 ) -> None:
     """No policy rule and no person: declined, exit 1, a hint on stderr."""
     async with embedded(
-        [demo_item(demo_site)], workdir=tmp_path / "embedded", agent_name=AGENT
+        [demo_site.vault_item()], workdir=tmp_path / "embedded", agent_name=AGENT
     ) as running:
         ran = await run_blindfill(
             "sign-in",
@@ -155,7 +155,7 @@ async def test_unreachable_approver_exits_4(
     tmp_path: Path, demo_site: DemoSite
 ) -> None:
     """A paired side whose approver is gone: approver_unreachable, exit 4."""
-    async with embedded([demo_item(demo_site)], workdir=tmp_path / "embedded"):
+    async with embedded([demo_site.vault_item()], workdir=tmp_path / "embedded"):
         pass  # pair, then stop the approver
 
     ran = await run_blindfill(
@@ -246,7 +246,7 @@ async def test_slow_approval_is_announced(
     """An approval slower than the threshold is announced once on stderr."""
     monkeypatch.setattr(signin_command, "slow_after_s", 0.3)
     async with embedded(
-        [demo_item(demo_site)],
+        [demo_site.vault_item()],
         workdir=tmp_path / "embedded",
         prompt=_SlowDecliner(1.5),
         agent_name=AGENT,

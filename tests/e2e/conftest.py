@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from blindfill.approver.items import Item, TotpSpec
 from blindfill.demo import DemoSite
 from blindfill.embedded import Embedded, embedded, policy_for
 
@@ -21,22 +20,10 @@ def demo_site() -> Iterator[DemoSite]:
         yield site
 
 
-def demo_item(site: DemoSite) -> Item:
-    """The vault item for the demo account, bound to the site's exact origin."""
-    return Item(
-        id="demo",
-        title="Demo site",
-        username=site.account.username,
-        password=site.account.password,
-        urls=(site.base_url + "/",),
-        totp=TotpSpec(site.account.totp_seed),
-    )
-
-
 @pytest.fixture
 async def setup(tmp_path: Path, demo_site: DemoSite) -> AsyncIterator[Embedded]:
     async with embedded(
-        [demo_item(demo_site)],
+        [demo_site.vault_item()],
         workdir=tmp_path / "embedded",
         policy=policy_for(AGENT, [demo_site.base_url]),
         agent_name=AGENT,
