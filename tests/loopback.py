@@ -24,6 +24,8 @@ from cryptography.x509.oid import NameOID
 
 __all__ = ["LoopbackSite", "Posted", "self_signed_certificate"]
 
+_HTML = "text/html; charset=utf-8"
+
 
 @dataclass(frozen=True)
 class Posted:
@@ -41,31 +43,30 @@ class LoopbackSite:
     """
 
     def __init__(self, *, tls_dir: Path | None = None) -> None:
-        self.pages: dict[str, str] = {}
+        self.routes: dict[str, tuple[bytes, str]] = {}
         self.posted: list[Posted] = []
-        pages, posted = self.pages, self.posted
+        routes, posted = self.routes, self.posted
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                html = pages.get(urlsplit(self.path).path)
-                if html is None:
+                found = routes.get(urlsplit(self.path).path)
+                if found is None:
                     self.send_error(HTTPStatus.NOT_FOUND)
                     return
-                self._send(html)
+                self._send(*found)
 
             def do_POST(self) -> None:
                 length = min(int(self.headers.get("Content-Length", "0")), 65536)
                 body = self.rfile.read(length).decode("utf-8", "replace")
                 posted.append(Posted(urlsplit(self.path).path, parse_qs(body)))
-                self._send("<!doctype html><p>received</p>")
+                self._send(b"<!doctype html><p>received</p>", _HTML)
 
-            def _send(self, html: str) -> None:
-                data = html.encode()
+            def _send(self, body: bytes, content_type: str) -> None:
                 self.send_response(HTTPStatus.OK)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(data)
+                self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
                 return
@@ -85,12 +86,24 @@ class LoopbackSite:
         self._thread.start()
 
     @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
     def origin(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
+        return self.origin_for("127.0.0.1")
+
+    def origin_for(self, host: str) -> str:
+        """The origin this server has under `host` (`localhost` is another)."""
+        return f"{self.scheme}://{host}:{self.port}"
 
     def add(self, path: str, html: str) -> str:
         """Serve `html` at `path`; return the page's URL."""
-        self.pages[path] = html
+        return self.add_raw(path, html.encode(), _HTML)
+
+    def add_raw(self, path: str, body: bytes, content_type: str) -> str:
+        """Serve `body` as is at `path`; return its URL."""
+        self.routes[path] = (body, content_type)
         return self.origin + path
 
     def close(self) -> None:

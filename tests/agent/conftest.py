@@ -11,57 +11,33 @@ this server's origin, or from HTML strings.
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import BrowserContext, Page
 
 from blindfill.agent.session import ShimSession
+from tests.loopback import LoopbackSite
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
 
 class Site:
-    """An HTTP server on 127.0.0.1 serving registered HTML and 404 otherwise."""
+    """A loopback HTTP server serving registered HTML, with placeholders."""
 
     _counter = itertools.count()
 
     def __init__(self) -> None:
-        self.routes: dict[str, tuple[bytes, str]] = {}
+        self.server = LoopbackSite()
         self.other: Site | None = None
-        routes = self.routes
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                found = routes.get(urlsplit(self.path).path)
-                if found is None:
-                    self.send_error(HTTPStatus.NOT_FOUND)
-                    return
-                body, content_type = found
-                self.send_response(HTTPStatus.OK)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def port(self) -> int:
-        return int(self.server.server_address[1])
+        return self.server.port
 
     def origin(self, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}"
+        return self.server.origin_for(host)
 
     def add(
         self, html: str, *, path: str | None = None, host: str = "127.0.0.1"
@@ -74,13 +50,12 @@ class Site:
             html = html.replace("{{OTHER_LOCALHOST}}", self.other.origin("localhost"))
         html = html.replace("{{SELF_LOCALHOST}}", self.origin("localhost"))
         html = html.replace("{{SELF}}", self.origin())
-        self.routes[path] = (html.encode(), "text/html; charset=utf-8")
+        self.server.add(path, html)
         return self.origin(host) + path
 
     def add_raw(self, path: str, body: bytes, content_type: str) -> str:
         """Serve `body` as is at `path`; return its URL."""
-        self.routes[path] = (body, content_type)
-        return self.origin() + path
+        return self.server.add_raw(path, body, content_type)
 
     def add_file(
         self, name: str, *, path: str | None = None, host: str = "127.0.0.1"
@@ -91,8 +66,7 @@ class Site:
         )
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture(scope="session")

@@ -164,7 +164,7 @@ async def test_action_changed_after_fill_clears_and_stops(
         + "});</script>"
     )
     url = site.add(
-        f"/case6-{len(site.pages)}", LOGIN_FORM.format(action="/login", extra=script)
+        f"/case6-{len(site.routes)}", LOGIN_FORM.format(action="/login", extra=script)
     )
     page = await context.new_page()
     await page.goto(url)
