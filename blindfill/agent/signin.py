@@ -44,8 +44,8 @@ from blindfill.channel import FieldRole as WireRole
 from blindfill.channel import FormKind as WireKind
 from blindfill.errors import (
     ApproverUnreachableError,
-    BlindfillError,
     DetectionError,
+    RemoteError,
     TimeoutFault,
     UnpairedError,
 )
@@ -150,8 +150,9 @@ async def run_sign_in(
     """Sign in on `page` through `session` (the shim) and `link` (the approver).
 
     Never raises for what the page, the approver or the network did: each
-    of those ends as a `SignInResult` status. Raises only for misuse
-    (`LocalError`) and for a browser that cannot be driven (`BrowserError`).
+    of those ends as a `SignInResult` status. Raises `LocalError` for
+    misuse, `BrowserError` for a browser that cannot be driven, and
+    `StorageError` when the pairing state cannot be saved.
     """
     steps: list[StepResult] = []
     origin: str | None = None
@@ -214,6 +215,8 @@ async def _run_step(
     values = await _request(link, form, reason)
     try:
         outcome = await session.fill(form, values)
+    except DetectionError as exc:  # the frame went away during the fill
+        raise _Stop(SignInStatus.ORIGIN_CHANGED, exc.code) from None
     finally:
         values.clear()  # the only reference to the secrets goes here
     if not outcome.ok:
@@ -264,9 +267,8 @@ async def _request(
         raise _Stop(SignInStatus.TIMEOUT, exc.code) from None
     except ApproverUnreachableError as exc:
         raise _Stop(SignInStatus.APPROVER_UNREACHABLE, exc.code) from None
-    except BlindfillError as exc:
-        if exc.exit_status == BlindfillError.exit_status:
-            raise
+    except RemoteError as exc:
+        # A forged, garbled or refused answer: nothing to fill.
         raise _Stop(SignInStatus.REFUSED, exc.code) from None
 
     if isinstance(decision, Decline):

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import BrowserContext
 
 from blindfill.demo import DemoSite
+from blindfill.demo.server import SESSION_COOKIE
 from blindfill.embedded import Embedded, embedded, policy_for
 
 AGENT = "e2e-agent"
@@ -18,6 +20,14 @@ AGENT = "e2e-agent"
 def demo_site() -> Iterator[DemoSite]:
     with DemoSite() as site:
         yield site
+
+
+async def session_cookie(context: BrowserContext) -> str | None:
+    """The demo site's session cookie in `context`, naming that browser."""
+    for cookie in await context.cookies():
+        if cookie["name"] == SESSION_COOKIE:
+            return cookie["value"]
+    return None
 
 
 @pytest.fixture

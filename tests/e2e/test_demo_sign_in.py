@@ -7,17 +7,10 @@ from playwright.async_api import BrowserContext
 
 from blindfill import SignInStatus
 from blindfill.demo import DEMO_PAGES, DemoSite
-from blindfill.demo.server import SESSION_COOKIE
 from blindfill.embedded import Embedded
+from tests.e2e.conftest import session_cookie
 
 pytestmark = pytest.mark.browser
-
-
-async def _session_cookie(context: BrowserContext) -> str | None:
-    for cookie in await context.cookies():
-        if cookie["name"] == SESSION_COOKIE:
-            return cookie["value"]
-    return None
 
 
 @pytest.mark.parametrize("name", [page.name for page in DEMO_PAGES])
@@ -34,5 +27,5 @@ async def test_signs_in_to_every_demo_page(
     assert result.status is SignInStatus.SIGNED_IN, result
     assert [step.kind for step in result.steps] == [s.value for s in demo.steps]
     assert result.origin == demo_site.base_url
-    session = await _session_cookie(context)
+    session = await session_cookie(context)
     assert demo_site.signed_in(name, session=session) == demo_site.account.username
