@@ -29,9 +29,16 @@ the library's own key class rather than by `set_keypair_from_private_bytes`
 in every handshake: the documented call would add two public-key
 derivations per handshake, work neither the baseline nor the channel does.
 
-The three run interleaved in rounds and the medians are compared, so a busy
-machine slows all of them alike. Process CPU time; garbage collection is off
-while timing, as `timeit` does.
+The three run interleaved in short rounds (their order reversed every
+round), each timed in process CPU time with garbage collection off, as
+`timeit` does. `ratio` is the median over rounds of the fill's time divided
+by the X25519 time of the same round, so both sides of every ratio ran
+within a few milliseconds of each other: on a shared machine whose load
+changes from second to second, a ratio of two medians can pair a slow fill
+with a fast baseline taken at another moment (it is still reported, as
+`ratio_of_medians`). `ratio_q1` and `ratio_q3` are the quartiles of the
+per-round ratios, to show the spread; `noise_only_ratio` is the median
+per-round ratio of the reference.
 """
 
 from __future__ import annotations
@@ -56,8 +63,8 @@ from blindfill.channel import (
 from blindfill.channel.testing import FakeClock, run_pairing
 from blindfill.sensitive import Secret
 
-ROUNDS = 15
-PER_ROUND = 40
+ROUNDS = 31
+PER_ROUND = 20
 KEYGENS = 2  # one ephemeral key per side
 EXCHANGES = 8  # es, ss written and read; ee, se written and read
 
@@ -154,23 +161,33 @@ def run() -> dict[str, object]:
     samples: dict[str, list[float]] = {name: [] for name in runners}
     for runner in runners.values():  # warm up caches and lazy imports
         runner()
+    order = list(runners.items())
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         for _ in range(ROUNDS):
-            for name, runner in runners.items():
+            for name, runner in order:
                 samples[name].append(_time(runner))
+            order.reverse()  # so that no runner always follows another
     finally:
         if gc_was_enabled:
             gc.enable()
 
     median = {name: statistics.median(values) for name, values in samples.items()}
+    ratios = {
+        name: [s / x for s, x in zip(samples[name], samples["x25519"], strict=True)]
+        for name in ("fill", "noise_only")
+    }
+    q1, ratio, q3 = statistics.quantiles(ratios["fill"], n=4)
     return {
         "fill_handshake_us": round(median["fill"], 1),
         "x25519_ops_us": round(median["x25519"], 1),
         "noise_only_us": round(median["noise_only"], 1),
-        "ratio": round(median["fill"] / median["x25519"], 3),
-        "noise_only_ratio": round(median["noise_only"] / median["x25519"], 3),
+        "ratio": round(ratio, 3),
+        "ratio_q1": round(q1, 3),
+        "ratio_q3": round(q3, 3),
+        "ratio_of_medians": round(median["fill"] / median["x25519"], 3),
+        "noise_only_ratio": round(statistics.median(ratios["noise_only"]), 3),
         "x25519_keygens": KEYGENS,
         "x25519_exchanges": EXCHANGES,
         "rounds": ROUNDS,

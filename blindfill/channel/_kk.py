@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 from enum import Enum
-from typing import Final
+from typing import Final, NoReturn
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import (
@@ -170,7 +170,9 @@ class FillHandshake:
     def write(self, payload: bytes, *, what: str) -> bytes:
         """Write the next handshake message carrying `payload`."""
         first = self._initiator
-        self._expect(_Step.MESSAGE_1 if first else _Step.MESSAGE_2, what)
+        step = _Step.MESSAGE_1 if first else _Step.MESSAGE_2
+        if self._step is not step:
+            self._refuse(step, what)
         try:
             message = self._write_1(payload) if first else self._write_2(payload)
         except (InvalidTag, ValueError) as exc:
@@ -193,7 +195,9 @@ class FillHandshake:
         handshake is broken.
         """
         first = not self._initiator
-        self._expect(_Step.MESSAGE_1 if first else _Step.MESSAGE_2, what)
+        step = _Step.MESSAGE_1 if first else _Step.MESSAGE_2
+        if self._step is not step:
+            self._refuse(step, what)
         if len(message) > MAX_MESSAGE:
             self._step = _Step.BROKEN
             raise RemoteProtocolError(
@@ -236,7 +240,7 @@ class FillHandshake:
     def _write_2(self, payload: bytes) -> bytes:
         # <- e, ee, se
         e, re = self._e, self._re
-        assert re is not None  # read with message 1, which _expect enforces
+        assert re is not None  # set by reading message 1, which came first
         h = _sha256(self._h + e.public).digest()
         ck = _hkdf1(self._ck, e.public)  # a PSK handshake mixes e as a key too
         ck = _hkdf1(ck, _dh(e.private, re))  # ee
@@ -279,9 +283,7 @@ class FillHandshake:
         self._re = re
         return payload
 
-    def _expect(self, step: _Step, what: str) -> None:
-        if self._step is step:
-            return
+    def _refuse(self, step: _Step, what: str) -> NoReturn:
         if self._step is _Step.BROKEN:
             raise ChannelBrokenError(
                 f"cannot continue with {what}: this handshake already failed",

@@ -79,30 +79,39 @@ class ObjectReader:
         return False
 
     def _take(self, key: str) -> object:
-        self._seen.add(key)
         value = self._obj.get(key, _MISSING)
         if value is _MISSING:
             self._error(f"lacks the field {key!r}")
+        self._seen.add(key)
         return value
 
     def _error(self, problem: str) -> NoReturn:
         raise self._fail(f"{self._what} {problem}")
 
+    def _bad(self, key: str, problem: str) -> NoReturn:
+        # The hot accessors below take a field with one dictionary lookup
+        # and test for a missing one only once the value failed its check.
+        if key not in self._obj:
+            self._error(f"lacks the field {key!r}")
+        self._error(f"field {key!r} {problem}")
+
     def text(self, key: str, *, max_chars: int) -> str:
-        value = self._take(key)
+        value = self._obj.get(key)
         if not isinstance(value, str) or len(value) > max_chars:
-            self._error(f"field {key!r} must be text of at most {max_chars} characters")
+            self._bad(key, f"must be text of at most {max_chars} characters")
+        self._seen.add(key)
         return value
 
     def integer(self, key: str, *, minimum: int, maximum: int) -> int:
-        value = self._take(key)
+        value = self._obj.get(key)
         # bool is a subclass of int; JSON true is not a number here.
         if (
             not isinstance(value, int)
             or isinstance(value, bool)
             or not minimum <= value <= maximum
         ):
-            self._error(f"field {key!r} must be an integer from {minimum} to {maximum}")
+            self._bad(key, f"must be an integer from {minimum} to {maximum}")
+        self._seen.add(key)
         return value
 
     def boolean(self, key: str) -> bool:
@@ -113,33 +122,36 @@ class ObjectReader:
 
     def blob(self, key: str, *, size: int) -> bytes:
         """A base64 field that must decode to exactly `size` bytes."""
-        value = self._take(key)
+        value = self._obj.get(key)
         if not isinstance(value, str) or len(value) > 4 * size:
-            self._error(f"field {key!r} must be base64 of {size} bytes")
+            self._bad(key, f"must be base64 of {size} bytes")
         try:
             raw = binascii.a2b_base64(value, strict_mode=True)
         except ValueError:  # binascii.Error is one; so is a non-ASCII str
-            self._error(f"field {key!r} must be base64 of {size} bytes")
+            self._bad(key, f"must be base64 of {size} bytes")
         # Refuse non-canonical encodings so that one value has one spelling.
         if len(raw) != size or b64(raw) != value:
-            self._error(f"field {key!r} must be base64 of {size} bytes")
+            self._bad(key, f"must be base64 of {size} bytes")
+        self._seen.add(key)
         return raw
 
     def text_list(self, key: str, *, max_items: int, max_chars: int) -> list[str]:
-        value = self._take(key)
+        value = self._obj.get(key)
         if (
             not isinstance(value, list)
             or len(value) > max_items
             or not all(isinstance(v, str) and len(v) <= max_chars for v in value)
         ):
-            self._error(
-                f"field {key!r} must be a list of at most {max_items} texts "
-                f"of at most {max_chars} characters"
+            self._bad(
+                key,
+                f"must be a list of at most {max_items} texts "
+                f"of at most {max_chars} characters",
             )
+        self._seen.add(key)
         return list(value)
 
     def text_map(self, key: str, *, max_items: int, max_chars: int) -> dict[str, str]:
-        value = self._take(key)
+        value = self._obj.get(key)
         if (
             not isinstance(value, dict)
             or len(value) > max_items
@@ -147,10 +159,12 @@ class ObjectReader:
                 isinstance(v, str) and len(v) <= max_chars for v in value.values()
             )
         ):
-            self._error(
-                f"field {key!r} must map at most {max_items} names to texts "
-                f"of at most {max_chars} characters"
+            self._bad(
+                key,
+                f"must map at most {max_items} names to texts "
+                f"of at most {max_chars} characters",
             )
+        self._seen.add(key)
         return dict(value)
 
     def object(self, key: str, *, what: str) -> ObjectReader:
@@ -171,6 +185,10 @@ class ObjectReader:
 
     def finish(self) -> None:
         """Refuse the object if it holds a field no accessor consumed."""
+        # Only fields that are present are ever marked consumed, so equal
+        # counts mean every field was.
+        if len(self._seen) == len(self._obj):
+            return
         unknown = sorted(set(self._obj) - self._seen)
         if unknown:
             # Field names are protocol vocabulary, not secrets, but an
