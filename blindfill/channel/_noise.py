@@ -1,7 +1,10 @@
 """The one seam between blindfill and `noiseprotocol` (and `cryptography`).
 
-No exception type of either library leaves this module. `NoiseHandshake`
-wraps one `NoiseConnection` and works around its quirks:
+No exception type of either library leaves this module or `_kk`, the
+hand-written fill handshake, which maps its errors with `foreign_error`
+from here. Pairing runs through `NoiseHandshake`, and so do the tests that
+hold `_kk` to the library's bytes. `NoiseHandshake` wraps one
+`NoiseConnection` and works around its quirks:
 
 * A failed handshake message surfaces as `cryptography`'s `InvalidTag`, a
   low-order public key as a `ValueError` from the X25519 exchange, and misuse
