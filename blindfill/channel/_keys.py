@@ -155,8 +155,9 @@ class PublicKey:
 
 
 _BLOCK: Final = 64  # SHA-256's block size, which HMAC pads its key to
-_IPAD: Final = bytes(b ^ 0x36 for b in range(256))  # translate tables
-_OPAD: Final = bytes(b ^ 0x5C for b in range(256))
+# Translation tables that XOR every byte with HMAC's inner and outer pads.
+HMAC_IPAD: Final = bytes(b ^ 0x36 for b in range(256))
+HMAC_OPAD: Final = bytes(b ^ 0x5C for b in range(256))
 _NO_SALT: Final = bytes(KEY_SIZE)  # RFC 5869: a missing salt is HashLen zeros
 
 
@@ -165,7 +166,7 @@ def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
     if len(key) > _BLOCK:
         key = hashlib.sha256(key).digest()
     key = key.ljust(_BLOCK, b"\0")
-    return key.translate(_IPAD), key.translate(_OPAD)
+    return key.translate(HMAC_IPAD), key.translate(HMAC_OPAD)
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:

@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import (
 )
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from blindfill.channel._keys import KEY_SIZE, KeyPair, PublicKey
+from blindfill.channel._keys import HMAC_IPAD, HMAC_OPAD, KEY_SIZE, KeyPair, PublicKey
 from blindfill.channel._noise import FILL_PROTOCOL, MAX_MESSAGE, foreign_error
 from blindfill.errors import (
     AuthenticationError,
@@ -64,25 +64,23 @@ _NONCE: Final = bytes(12)  # n = 0, see above
 # HMAC-SHA-256 keyed with a 32-byte key, as every key here is: the key is
 # zero-padded to the 64-byte block and XORed with the pads by translation.
 _ZEROS: Final = bytes(32)
-_IPAD: Final = bytes(b ^ 0x36 for b in range(256))
-_OPAD: Final = bytes(b ^ 0x5C for b in range(256))
 
 
 def _hkdf1(ck: bytes, ikm: bytes) -> bytes:
     """Noise's HKDF(ck, ikm), first output only: the next chaining key."""
     key = ck + _ZEROS
-    inner = _sha256(key.translate(_IPAD) + ikm).digest()
-    key = _sha256(key.translate(_OPAD) + inner).digest() + _ZEROS  # temp_key
-    inner = _sha256(key.translate(_IPAD) + b"\x01").digest()
-    return _sha256(key.translate(_OPAD) + inner).digest()
+    inner = _sha256(key.translate(HMAC_IPAD) + ikm).digest()
+    key = _sha256(key.translate(HMAC_OPAD) + inner).digest() + _ZEROS  # temp_key
+    inner = _sha256(key.translate(HMAC_IPAD) + b"\x01").digest()
+    return _sha256(key.translate(HMAC_OPAD) + inner).digest()
 
 
 def _hkdf2(ck: bytes, ikm: bytes) -> tuple[bytes, bytes]:
     """Noise's HKDF(ck, ikm) with two outputs."""
     key = ck + _ZEROS
-    inner = _sha256(key.translate(_IPAD) + ikm).digest()
-    key = _sha256(key.translate(_OPAD) + inner).digest() + _ZEROS  # temp_key
-    inner, outer = key.translate(_IPAD), key.translate(_OPAD)
+    inner = _sha256(key.translate(HMAC_IPAD) + ikm).digest()
+    key = _sha256(key.translate(HMAC_OPAD) + inner).digest() + _ZEROS  # temp_key
+    inner, outer = key.translate(HMAC_IPAD), key.translate(HMAC_OPAD)
     output1 = _sha256(outer + _sha256(inner + b"\x01").digest()).digest()
     output2 = _sha256(outer + _sha256(inner + output1 + b"\x02").digest()).digest()
     return output1, output2
