@@ -489,8 +489,12 @@ class ShimSession:
             return FillStatus.ORIGIN_CHANGED
         if [ref.origin for ref in chain] != [ref.origin for ref in form.frame_chain]:
             return FillStatus.ORIGIN_CHANGED
-        context_id = await self._context_id(node)
-        if context_id != form.document.context_id:
+        # The shim's context of the detected document. The unchanged loader
+        # id (read just now) says the document is the same; the context must
+        # still be alive by CDP's events. Calls into it also carry the
+        # shim's nonce for this document, which the shim checks again.
+        context_id = form.document.context_id
+        if context_id not in node.target.context_origins:
             return FillStatus.DOCUMENT_CHANGED
         if not self._context_matches(node, context_id):
             return FillStatus.ORIGIN_CHANGED
