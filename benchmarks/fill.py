@@ -9,7 +9,10 @@ already attached, as in an agent's session.
 Baseline: Playwright's `page.fill()` of the same two fields with the values
 in plaintext, which is what an agent holding the secret would do.
 
-The two alternate, one of each per round, and the medians are compared.
+The two alternate, one of each per round, in alternating order. `ratio`
+is the median of the per-round ratios, each sign-in timed right next to its
+own baseline, so a burst of load on the shared machine slows both sides of
+a pair alike; `ratio_of_medians` is reported too.
 """
 
 from __future__ import annotations
@@ -63,21 +66,25 @@ async def _measure() -> dict[str, object]:
                 await playwright_fill()
             subject: list[float] = []
             baseline: list[float] = []
+            pair = [(blindfill_fill, subject), (playwright_fill, baseline)]
             for _ in range(ROUNDS):
-                for run, samples in (
-                    (blindfill_fill, subject),
-                    (playwright_fill, baseline),
-                ):
+                for run, samples in pair:
                     start = time.perf_counter()
                     await run()
                     samples.append((time.perf_counter() - start) * 1000)
+                pair.reverse()
 
     sign_in_ms = statistics.median(subject)
     fill_ms = statistics.median(baseline)
+    ratios = [mine / theirs for mine, theirs in zip(subject, baseline, strict=True)]
+    quartiles = statistics.quantiles(ratios, n=4)
     return {
         "sign_in_ms": round(sign_in_ms, 2),
         "playwright_fill_ms": round(fill_ms, 2),
-        "ratio": round(sign_in_ms / fill_ms, 3),
+        "ratio": round(statistics.median(ratios), 3),
+        "ratio_q1": round(quartiles[0], 3),
+        "ratio_q3": round(quartiles[2], 3),
+        "ratio_of_medians": round(sign_in_ms / fill_ms, 3),
         "target_ratio": 1.5,
         "rounds": ROUNDS,
         "sign_in_p90_ms": round(statistics.quantiles(subject, n=10)[-1], 2),

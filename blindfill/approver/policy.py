@@ -26,8 +26,9 @@ and exactly one vault item matching the origin (and in `items`, if given)
 can fill every field asked for. The first rule in file order that grants
 wins. A multi-step login granted by a rule uses one use.
 
-Use counts live in a separate state file, replaced atomically after each
-use, so they survive restarts and a crash never lets a use be taken twice.
+Use counts of rules with `max_uses` live in a separate state file,
+replaced atomically after each use, so they survive restarts and a crash
+never lets a use be taken twice.
 A malformed policy is refused as a whole, with the line and key at fault.
 """
 
@@ -227,8 +228,13 @@ class Policy:
         return None
 
     def consume(self, match: RuleMatch) -> None:
-        """Count one use of the rule; raises `StorageError` if it cannot."""
-        self.uses.increment(match.rule.name)
+        """Count one use of the rule; raises `StorageError` if it cannot.
+
+        Only rules with `max_uses` are counted: the audit log already holds
+        every use, and a durable count costs a synced write per grant.
+        """
+        if match.rule.max_uses is not None:
+            self.uses.increment(match.rule.name)
 
     def _grants(
         self,
