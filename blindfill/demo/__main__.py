@@ -1,9 +1,10 @@
 """`python -m blindfill.demo`: serve the demo site until Ctrl-C.
 
-It prints the URL of every page and the throwaway account's username. The
-password and the TOTP seed stay hidden unless `--show-secrets` is given:
-the account is thrown away when the process ends, but a terminal's
-scrollback and a CI log outlive it.
+It prints the URL of every page and the account's username, never its
+password or TOTP seed. By default the account is random and thrown away
+with the process; to sign in by hand, choose your own with `--username` and
+`--secrets-stdin` (the password, then optionally a base32 TOTP seed, one a
+line on standard input), so the secret is one you typed, not one printed.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from types import FrameType
 from typing import TextIO
 
+from blindfill.demo.account import DemoAccount, random_account
 from blindfill.demo.server import DemoSite
-from blindfill.errors import BlindfillError, ExitStatus
+from blindfill.errors import BlindfillError, ExitStatus, UsageError
 from blindfill.log import configure_logging
+from blindfill.sensitive import Secret
 
 __all__ = ["main"]
 
@@ -36,9 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="port to listen on (default: 0, any free port)",
     )
     parser.add_argument(
-        "--show-secrets",
+        "--username",
+        help="the account's username (default: a random demo-XXXXXXXX)",
+    )
+    parser.add_argument(
+        "--secrets-stdin",
         action="store_true",
-        help="also print the account's password and TOTP seed",
+        help=(
+            "read the account's password, then optionally a base32 TOTP seed, "
+            "one a line from standard input (default: random, never shown)"
+        ),
     )
     parser.add_argument(
         "--log-level",
@@ -49,16 +60,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def describe(site: DemoSite, *, show_secrets: bool, out: TextIO) -> None:
+def account_from(args: argparse.Namespace, stdin: TextIO) -> DemoAccount:
+    """The account the site accepts: random, or chosen by the person.
+
+    Raises `InvalidInputError` (never quoting a secret) for a bad value and
+    `UsageError` when `--secrets-stdin` finds no password.
+    """
+    random = random_account()
+    if not args.secrets_stdin:
+        return replace(random, username=args.username or random.username)
+    password = stdin.readline().rstrip("\r\n")
+    if not password:
+        raise UsageError(
+            "--secrets-stdin read no password",
+            hint="pipe the password, then optionally a TOTP seed, one a line",
+        )
+    seed = stdin.readline().strip() or random.totp_seed.reveal()
+    return DemoAccount(
+        username=args.username or random.username,
+        password=Secret(password, kind="password"),
+        totp_seed=Secret(seed, kind="totp_seed"),
+    )
+
+
+def describe(site: DemoSite, *, out: TextIO) -> None:
     """Print where the running `site` is and which account it accepts."""
-    account = site.account
     print(f"blindfill demo site: {site.base_url}/", file=out)
-    print(f"  username:  {account.username}", file=out)
-    if show_secrets:
-        print(f"  password:  {account.password.reveal()}", file=out)
-        print(f"  TOTP seed: {account.totp_seed.reveal()}", file=out)
-    else:
-        print("  password:  hidden (pass --show-secrets to print it)", file=out)
+    print(f"  username:  {site.account.username}", file=out)
+    print("  password:  not shown (choose one with --secrets-stdin)", file=out)
     print("pages:", file=out)
     width = max(len(page.name) for page in site.pages)
     for page in site.pages:
@@ -76,8 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         configure_logging(level=args.log_level)
-        with DemoSite(port=args.port) as site:
-            describe(site, show_secrets=args.show_secrets, out=sys.stdout)
+        account = account_from(args, sys.stdin)
+        with DemoSite(account, port=args.port) as site:
+            describe(site, out=sys.stdout)
             signal.signal(signal.SIGTERM, on_term)
             with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()  # until Ctrl-C or SIGTERM

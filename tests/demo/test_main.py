@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,15 +15,21 @@ READY = "Press Ctrl-C to stop."
 
 
 @contextmanager
-def demo_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+def demo_process(
+    *args: str, stdin: str = ""
+) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """Start the demo, yield it with the lines printed up to READY, and
     make sure it is gone afterwards."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "blindfill.demo", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with tempfile.TemporaryFile("w+") as given:
+        given.write(stdin)
+        given.seek(0)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "blindfill.demo", *args],
+            stdin=given,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         assert process.stdout is not None
         lines: list[str] = []
@@ -52,8 +59,8 @@ def signs_in(client: httpx.Client, username: str, password: str) -> bool:
 
 
 def test_prints_url_and_username_but_no_secret() -> None:
-    """Without --show-secrets the output names the URL, the username and
-    every page, and no word of it is the password: none signs in."""
+    """The output names the URL, the username and every page, and no word
+    of it is the random password: none signs in."""
     with demo_process() as (process, lines):
         base_url = printed(lines, "blindfill demo site").rstrip("/")
         username = printed(lines, "username")
@@ -71,21 +78,39 @@ def test_prints_url_and_username_but_no_secret() -> None:
     assert "Traceback" not in err
 
 
-def test_show_secrets_prints_a_working_password() -> None:
-    """With --show-secrets the printed password signs in, and SIGTERM
-    stops the process cleanly."""
-    with demo_process("--show-secrets") as (process, lines):
+def test_chosen_account_signs_in_and_is_never_printed() -> None:
+    """A username and password the person chose work, the password is not
+    echoed, and SIGTERM stops the process cleanly."""
+    password = "typed-by-a-person-4242"
+    seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    with demo_process(
+        "--username", "alice", "--secrets-stdin", stdin=f"{password}\n{seed}\n"
+    ) as (process, lines):
         base_url = printed(lines, "blindfill demo site").rstrip("/")
-        username = printed(lines, "username")
-        password = printed(lines, "password")
-        seed = printed(lines, "TOTP seed")
+        assert printed(lines, "username") == "alice"
+        assert not any(password in line or seed in line for line in lines)
         with httpx.Client(base_url=base_url) as client:
-            assert signs_in(client, username, password)
-        assert len(seed) == 32
+            assert signs_in(client, "alice", password)
         process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=15)
+        out, err = process.communicate(timeout=15)
 
     assert process.returncode == 0
+    assert password not in out + err
+
+
+def test_secrets_stdin_without_a_password_is_a_usage_error() -> None:
+    """An empty standard input is one clear error line, exit status 2."""
+    result = subprocess.run(
+        [sys.executable, "-m", "blindfill.demo", "--secrets-stdin"],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "read no password" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_bad_port_is_one_line_and_exit_status_2() -> None:
