@@ -26,13 +26,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
-    "ApproverLockedError",
     "ApproverUnreachableError",
     "AuthenticationError",
     "BlindfillError",
     "BrowserError",
     "ChannelBrokenError",
-    "ChannelClosedError",
     "DetectionError",
     "EnvironmentFault",
     "ExitStatus",
@@ -185,12 +183,6 @@ class RateLimitedError(RemoteError):
     code: ClassVar[str] = "rate_limited"
 
 
-class ChannelClosedError(RemoteError):
-    """The channel was closed in an orderly way and cannot carry more data."""
-
-    code: ClassVar[str] = "channel_closed"
-
-
 class ChannelBrokenError(RemoteError):
     """A handshake failed part-way; this session object must be discarded."""
 
@@ -223,12 +215,6 @@ class ApproverUnreachableError(EnvironmentFault):
     """The approver could not be reached over the transport."""
 
     code: ClassVar[str] = "approver_unreachable"
-
-
-class ApproverLockedError(EnvironmentFault):
-    """The approver is locked and nobody unlocked it in time."""
-
-    code: ClassVar[str] = "approver_locked"
 
 
 class TimeoutFault(EnvironmentFault):
