@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def write_atomic(path: Path, data: bytes, *, mode: int = PRIVATE_MODE) -> None:
     old file, if any, is then untouched.
     """
     directory = path.parent
-    tmp = directory / f".{path.name}.{os.getpid()}.tmp"
+    # Unique per call: two threads may replace the same file at once.
+    tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:

@@ -44,3 +44,15 @@ def test_read_private_missing_file(tmp_path: Path) -> None:
     with pytest.raises(StorageError) as exc:
         read_private(tmp_path / "nope")
     assert exc.value.code == "storage_missing"
+
+
+def test_concurrent_writers_never_share_a_temporary_file(tmp_path: Path) -> None:
+    """Threads replacing one file at once each leave a whole version."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = tmp_path / "state.json"
+    versions = [bytes([n]) * 4096 for n in range(32)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda data: write_atomic(target, data), versions))
+    assert read_private(target) in versions
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
