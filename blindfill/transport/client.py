@@ -64,19 +64,22 @@ def check_approver_url(url: str) -> str:
     """`url` without a trailing slash, if it is an http(s) URL with a host.
 
     Raises `UsageError` otherwise. A path is kept (a reverse proxy may
-    serve the approver under one); a query or fragment is refused.
+    serve the approver under one); a query or fragment is refused. A
+    refused URL is repeated in the message only when it holds no `@`: user
+    info may carry a password.
     """
+    shown = "the approver URL" if "@" in url else repr(url)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
         raise UsageError(
-            f"{url!r} is not a valid approver URL",
+            f"{shown} is not a valid approver URL",
             hint="give it as http://127.0.0.1:7355",
         ) from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
-            f"{url!r} is not an http(s) URL with a host",
+            f"{shown} is not an http(s) URL with a host",
             hint="give it as http://127.0.0.1:7355",
         )
     if parts.query or parts.fragment or parts.username or parts.password:

@@ -174,6 +174,23 @@ def test_bad_urls_are_usage_errors(url: str) -> None:
         check_approver_url(url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:hunter2@127.0.0.1:99999",
+        "ftp://user:hunter2@127.0.0.1:7355",
+        "http://user:hunter2@[::1:7355",
+        "http://user:hunter2@127.0.0.1:7355",
+    ],
+    ids=["bad-port", "bad-scheme", "bad-ipv6", "user-info"],
+)
+def test_refused_urls_never_repeat_a_password(url: str) -> None:
+    """A password in a refused URL's user info stays out of the message."""
+    with pytest.raises(UsageError) as caught:
+        check_approver_url(url)
+    assert "hunter2" not in str(caught.value) + repr(caught.value)
+
+
 def test_good_urls_lose_their_trailing_slash() -> None:
     """A trailing slash does not double the endpoint's slash."""
     assert check_approver_url("http://127.0.0.1:7355/") == "http://127.0.0.1:7355"
