@@ -189,7 +189,9 @@ class AuditRecord:
 
     @property
     def seq(self) -> int:
-        return int((self.record or {}).get("seq", 0))
+        """The record's position; 0 when it is missing or not a whole number."""
+        seq = (self.record or {}).get("seq")
+        return seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
 
     @property
     def hash(self) -> str:
@@ -367,9 +369,9 @@ def _tail(path: Path) -> tuple[AuditRecord | None, bool]:
             if start > 0:
                 lines = lines[1:]  # the first piece may be a partial line
             for raw in reversed(lines):
-                record = _parse(raw)
-                if record is not None and isinstance(record.get("seq"), int):
-                    return AuditRecord(0, record, raw), torn
+                candidate = AuditRecord(0, _parse(raw), raw)
+                if candidate.seq > 0:
+                    return candidate, torn
             if start == 0:
                 return None, torn
             chunk *= 4

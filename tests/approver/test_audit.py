@@ -154,6 +154,21 @@ def test_garbage_replacing_a_record_is_a_problem(log_path: Path) -> None:
     assert "line 3: unreadable record" in report.problems
 
 
+def test_records_with_a_forged_seq_are_problems_not_crashes(log_path: Path) -> None:
+    """A `seq` that is not a whole number is reported, even when the head disagrees."""
+    lines = lines_of(log_path)
+    lines[1] = lines[1].replace(b'"seq":2', b'"seq":"two"')
+    lines[3] = lines[3].replace(b'"seq":4', b'"seq":null')
+    write_lines(log_path, lines)
+    head = log_path.with_name("audit.jsonl.head")
+    head.write_text(json.dumps({"seq": 4, "hash": "0" * 64}))
+    report = verify_log(log_path)
+    assert not report.ok
+    assert any(p.startswith("line 2: record 'two'") for p in report.problems)
+    assert any(p.startswith("line 4: record None") for p in report.problems)
+    assert any("does not match the log" in p for p in report.problems)
+
+
 def test_head_one_behind_after_crash_is_a_note(log_path: Path) -> None:
     """A crash between the log write and the head update is not tampering."""
     head = log_path.with_name("audit.jsonl.head")
