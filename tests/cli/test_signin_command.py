@@ -27,7 +27,7 @@ from blindfill.demo import DemoAccount, DemoSite
 from blindfill.embedded import Embedded, embedded
 from blindfill.errors import ExitStatus
 from blindfill.sensitive import Secret
-from tests.cli.conftest import AGENT, run_blindfill, secrets_of, state_path
+from tests.cli.conftest import AGENT, Ran, run_blindfill, secrets_of, state_path
 
 
 def _assert_no_secret(account: DemoAccount, *texts: str) -> None:
@@ -42,21 +42,33 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _argv(url: str, approver_url: str, tmp_path: Path, *extra: str) -> list[str]:
+    """`sign-in URL` with the tests' reason, `extra` flags, the approver at
+    `approver_url` and the pairing the `approver` fixture saved."""
+    return [
+        "sign-in",
+        url,
+        "--reason",
+        "cli test",
+        *extra,
+        "--approver",
+        approver_url,
+        "--state",
+        str(state_path(tmp_path)),
+    ]
+
+
+async def _sign_in(url: str, approver_url: str, tmp_path: Path, *extra: str) -> Ran:
+    """Run `blindfill` with `_argv(...)` in a subprocess."""
+    return await run_blindfill(*_argv(url, approver_url, tmp_path, *extra))
+
+
 @pytest.mark.browser
 async def test_signs_in_and_prints_the_outcome(
     tmp_path: Path, demo_site: DemoSite, approver: Embedded
 ) -> None:
     """A granted sign-in exits 0 and shows status, origin and fields only."""
-    ran = await run_blindfill(
-        "sign-in",
-        demo_site.url("plain"),
-        "--reason",
-        "cli test",
-        "--approver",
-        approver.approver.url,
-        "--state",
-        str(state_path(tmp_path)),
-    )
+    ran = await _sign_in(demo_site.url("plain"), approver.approver.url, tmp_path)
 
     assert ran.status == ExitStatus.OK, ran.err
     assert "status         signed_in" in ran.out
@@ -72,16 +84,8 @@ async def test_json_output_lists_every_step(
     tmp_path: Path, demo_site: DemoSite, approver: Embedded
 ) -> None:
     """--json prints one object with the status, steps and exit status."""
-    ran = await run_blindfill(
-        "sign-in",
-        demo_site.url("totp"),
-        "--reason",
-        "cli test",
-        "--json",
-        "--approver",
-        approver.approver.url,
-        "--state",
-        str(state_path(tmp_path)),
+    ran = await _sign_in(
+        demo_site.url("totp"), approver.approver.url, tmp_path, "--json"
     )
 
     assert ran.status == ExitStatus.OK, ran.err
@@ -101,18 +105,13 @@ async def test_no_submit_fills_and_masks_the_screenshot(
 ) -> None:
     """--no-submit stops after filling; the screenshot paints inputs over."""
     shot = tmp_path / "after.png"
-    ran = await run_blindfill(
-        "sign-in",
+    ran = await _sign_in(
         demo_site.url("plain"),
-        "--reason",
-        "cli test",
+        approver.approver.url,
+        tmp_path,
         "--no-submit",
         "--screenshot",
         str(shot),
-        "--approver",
-        approver.approver.url,
-        "--state",
-        str(state_path(tmp_path)),
     )
 
     assert ran.status == ExitStatus.OK, ran.err
@@ -131,16 +130,7 @@ async def test_declined_without_a_rule_exits_1(
     async with embedded(
         [demo_site.vault_item()], workdir=tmp_path / "embedded", agent_name=AGENT
     ) as running:
-        ran = await run_blindfill(
-            "sign-in",
-            demo_site.url("plain"),
-            "--reason",
-            "cli test",
-            "--approver",
-            running.approver.url,
-            "--state",
-            str(state_path(tmp_path)),
-        )
+        ran = await _sign_in(demo_site.url("plain"), running.approver.url, tmp_path)
 
     assert ran.status == ExitStatus.FAILED
     assert "status         declined" in ran.out
@@ -158,15 +148,8 @@ async def test_unreachable_approver_exits_4(
     async with embedded([demo_site.vault_item()], workdir=tmp_path / "embedded"):
         pass  # pair, then stop the approver
 
-    ran = await run_blindfill(
-        "sign-in",
-        demo_site.url("plain"),
-        "--reason",
-        "cli test",
-        "--approver",
-        f"http://127.0.0.1:{_free_port()}",
-        "--state",
-        str(state_path(tmp_path)),
+    ran = await _sign_in(
+        demo_site.url("plain"), f"http://127.0.0.1:{_free_port()}", tmp_path
     )
 
     assert ran.status == ExitStatus.ENVIRONMENT
@@ -180,16 +163,7 @@ async def test_page_without_a_form_exits_1(
     tmp_path: Path, demo_site: DemoSite, approver: Embedded
 ) -> None:
     """The demo index has no login form: no_login_form, exit 1."""
-    ran = await run_blindfill(
-        "sign-in",
-        demo_site.base_url + "/",
-        "--reason",
-        "cli test",
-        "--approver",
-        approver.approver.url,
-        "--state",
-        str(state_path(tmp_path)),
-    )
+    ran = await _sign_in(demo_site.base_url + "/", approver.approver.url, tmp_path)
 
     assert ran.status == ExitStatus.FAILED
     assert "status         no_login_form" in ran.out
@@ -201,16 +175,7 @@ async def test_unreachable_page_is_a_clear_error(
 ) -> None:
     """A page nothing answers for: one error line, exit 4, no traceback."""
     url = f"http://127.0.0.1:{_free_port()}/login"
-    ran = await run_blindfill(
-        "sign-in",
-        url,
-        "--reason",
-        "cli test",
-        "--approver",
-        approver.approver.url,
-        "--state",
-        str(state_path(tmp_path)),
-    )
+    ran = await _sign_in(url, approver.approver.url, tmp_path)
 
     assert ran.status == ExitStatus.ENVIRONMENT
     assert ran.out == ""
@@ -251,16 +216,7 @@ async def test_slow_approval_is_announced(
         prompt=_SlowDecliner(1.5),
         agent_name=AGENT,
     ) as running:
-        argv = [
-            "sign-in",
-            demo_site.url("plain"),
-            "--reason",
-            "cli test",
-            "--approver",
-            running.approver.url,
-            "--state",
-            str(state_path(tmp_path)),
-        ]
+        argv = _argv(demo_site.url("plain"), running.approver.url, tmp_path)
         status = await asyncio.to_thread(main, argv)
 
     captured = capsys.readouterr()
@@ -328,17 +284,8 @@ async def test_attaches_over_cdp_by_host_name(
     """--cdp with a host name (which DevTools itself would refuse) signs the
     running browser's first page in and leaves the browser running."""
     endpoint = f"http://{_host_name_on_loopback()}:{cdp_port}"
-    ran = await run_blindfill(
-        "sign-in",
-        demo_site.url("shadow_root"),
-        "--reason",
-        "cli test",
-        "--cdp",
-        endpoint,
-        "--approver",
-        approver.approver.url,
-        "--state",
-        str(state_path(tmp_path)),
+    ran = await _sign_in(
+        demo_site.url("shadow_root"), approver.approver.url, tmp_path, "--cdp", endpoint
     )
 
     assert ran.status == ExitStatus.OK, ran.err
@@ -356,17 +303,12 @@ async def test_nothing_listening_over_cdp_is_a_clear_error(
     tmp_path: Path, approver: Embedded
 ) -> None:
     """--cdp to a port nothing listens on: one error line, exit 4."""
-    ran = await run_blindfill(
-        "sign-in",
+    ran = await _sign_in(
         "http://127.0.0.1:9/",
-        "--reason",
-        "cli test",
+        approver.approver.url,
+        tmp_path,
         "--cdp",
         f"http://127.0.0.1:{_free_port()}",
-        "--approver",
-        approver.approver.url,
-        "--state",
-        str(state_path(tmp_path)),
     )
 
     assert ran.status == ExitStatus.ENVIRONMENT
