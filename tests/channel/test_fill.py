@@ -414,14 +414,18 @@ def test_later_state_cannot_read_an_earlier_fill(pair: ChannelPair) -> None:
 def test_lost_message_two_costs_a_retry_not_a_pairing(pair: ChannelPair) -> None:
     """Security case 27: after a lost answer the retry succeeds and both agree."""
     lost = pair.browser.start_fill(pair.request())
-    pair.approver.receive(lost.frame).grant({FieldRole.PASSWORD: Secret("lost")})
+    lost_reply = pair.approver.receive(lost.frame).grant(
+        {FieldRole.PASSWORD: Secret("lost")}
+    )
     pair.clock.advance(30)  # the browser side times out and tries again
 
     outcome = pair.fill(PASSWORD)
     assert outcome.granted
-    assert lost.pending.status is FillStatus.SUPERSEDED or (
-        lost.pending.status is FillStatus.WAITING
-    )
+    # Should the lost answer turn up after all, it no longer counts.
+    with pytest.raises(LocalProtocolError) as caught:
+        lost.pending.receive(lost_reply.frame)
+    assert caught.value.code == "fill_superseded"
+    assert lost.pending.status is FillStatus.SUPERSEDED
     pair.clock.advance(1)
     assert pair.fill().decision == Decline()
     assert pair.approver_state.epoch == pair.browser_state.epoch - 1
