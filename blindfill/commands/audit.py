@@ -90,10 +90,12 @@ def _describe(entry: AuditRecord) -> str:
     def text(value: object, limit: int = 120) -> str:
         return clean_text(str(value if value is not None else ""), limit=limit)
 
-    agent = record.get("agent") or {}
-    item = record.get("item") or {}
-    chain = " > ".join(text(o, 80) for o in record.get("frame_chain") or [])
-    fields = ", ".join(text(f, 20) for f in record.get("fields") or [])
+    # The log is a file anyone with access may have edited: take nothing
+    # about its shape for granted.
+    agent = _mapping(record.get("agent"))
+    item = _mapping(record.get("item"))
+    chain = " > ".join(text(o, 80) for o in _sequence(record.get("frame_chain")))
+    fields = ", ".join(text(f, 20) for f in _sequence(record.get("fields")))
     lines = [
         f"#{text(record.get('seq'))}  {text(record.get('time'))}  "
         f"{text(record.get('decision')).upper()} by {text(record.get('decided_by'))}",
@@ -110,6 +112,14 @@ def _describe(entry: AuditRecord) -> str:
         lines.append(f"    detail   {text(record.get('detail'))}")
     lines.append(f"    reason   (unverified) {text(record.get('reason'), 300)!r}")
     return "\n".join(lines)
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _sequence(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _verify(args: argparse.Namespace) -> int:

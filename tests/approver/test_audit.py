@@ -229,6 +229,21 @@ def test_audit_show_strips_terminal_escapes(
     assert "ok done fake line" in out
 
 
+def test_audit_show_survives_records_of_the_wrong_shape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Records edited to hold odd types print what they can, with no traceback."""
+    path = tmp_path / "audit.jsonl"
+    odd = {"seq": 1, "agent": "x", "item": [1], "frame_chain": 5, "fields": "ab"}
+    path.write_text(json.dumps(odd) + "\n" + json.dumps({"seq": 2, "agent": 7}) + "\n")
+    assert main(["audit", "show", "--log", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("#") == 2
+    assert "#1" in out
+    assert "#2" in out
+    assert "item " not in out
+
+
 def test_audit_verify_subprocess_fails_on_tampering(log_path: Path) -> None:
     """`blindfill audit verify` exits non-zero and names the line, no traceback."""
     lines = lines_of(log_path)
