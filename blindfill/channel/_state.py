@@ -17,10 +17,10 @@ before that fill does not hold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
-from blindfill.channel._frames import PAIRING_ID_SIZE
+from blindfill.channel._frames import MAX_EPOCH, PAIRING_ID_SIZE
 from blindfill.channel._keys import KEY_SIZE, KeyPair, PublicKey, fingerprint
 from blindfill.channel._messages import (
     MAX_NAME_CHARS,
@@ -38,7 +38,6 @@ __all__ = ["ApproverState", "BrowserState", "NextLink", "ReplayWindow"]
 _BROWSER_FORMAT: Final = "blindfill.browser-pairing"
 _APPROVER_FORMAT: Final = "blindfill.approver-pairing"
 _FORMAT_VERSION: Final = 1
-_MAX_EPOCH: Final = 2**64 - 1
 # Request ids remembered per epoch. Timestamps must strictly increase, so an
 # id that fell out of this window is refused by its timestamp anyway.
 MAX_REMEMBERED_IDS: Final = 32
@@ -79,29 +78,11 @@ class BrowserState:
 
     def with_retry_token(self, token: Secret[bytes]) -> BrowserState:
         """This state once the first attempt of the epoch fixed its token."""
-        return BrowserState(
-            pairing_id=self.pairing_id,
-            agent_name=self.agent_name,
-            approver_name=self.approver_name,
-            static_key=self.static_key,
-            approver_key=self.approver_key,
-            epoch=self.epoch,
-            chain_link=self.chain_link,
-            retry_token=token,
-        )
+        return replace(self, retry_token=token)
 
     def advanced(self, link: Secret[bytes]) -> BrowserState:
         """The state after a fill: the next link, a new epoch, no token."""
-        return BrowserState(
-            pairing_id=self.pairing_id,
-            agent_name=self.agent_name,
-            approver_name=self.approver_name,
-            static_key=self.static_key,
-            approver_key=self.approver_key,
-            epoch=self.epoch + 1,
-            chain_link=link,
-            retry_token=None,
-        )
+        return replace(self, epoch=self.epoch + 1, chain_link=link, retry_token=None)
 
     @property
     def fingerprint(self) -> str:
@@ -141,7 +122,7 @@ class BrowserState:
                 reader.blob("static_private", size=KEY_SIZE)
             ),
             approver_key=PublicKey(reader.blob("approver_public", size=KEY_SIZE)),
-            epoch=reader.integer("epoch", minimum=0, maximum=_MAX_EPOCH),
+            epoch=reader.integer("epoch", minimum=0, maximum=MAX_EPOCH),
             chain_link=_link(reader, "chain_link"),
             retry_token=_optional_token(reader, "retry_token"),
         )
@@ -232,9 +213,7 @@ class ApproverState:
     def with_window(self, window: ReplayWindow) -> ApproverState:
         """This state with `window` replacing the one of its epoch."""
         others = tuple(w for w in self.windows if w.epoch != window.epoch)
-        return self._evolve(
-            self.epoch, self.chain_link, self.next_link, (*others, window)
-        )
+        return replace(self, windows=(*others, window))
 
     def answered(
         self, *, epoch: int, chain_link: Secret[bytes], next_link: NextLink
@@ -246,27 +225,12 @@ class ApproverState:
         replay windows of older epochs are dropped.
         """
         windows = tuple(w for w in self.windows if w.epoch >= epoch)
-        return self._evolve(epoch, chain_link, next_link, windows)
-
-    def _evolve(
-        self,
-        epoch: int,
-        chain_link: Secret[bytes],
-        next_link: NextLink | None,
-        windows: tuple[ReplayWindow, ...],
-    ) -> ApproverState:
-        return ApproverState(
-            pairing_id=self.pairing_id,
-            agent_name=self.agent_name,
-            approver_name=self.approver_name,
-            static_key=self.static_key,
-            agent_key=self.agent_key,
+        return replace(
+            self,
             epoch=epoch,
             chain_link=chain_link,
             next_link=next_link,
             windows=windows,
-            replaced_pairings=self.replaced_pairings,
-            paired_at_ms=self.paired_at_ms,
         )
 
     def to_bytes(self) -> bytes:
@@ -315,7 +279,7 @@ class ApproverState:
                 reader.blob("static_private", size=KEY_SIZE)
             ),
             "agent_key": PublicKey(reader.blob("agent_public", size=KEY_SIZE)),
-            "epoch": reader.integer("epoch", minimum=0, maximum=_MAX_EPOCH),
+            "epoch": reader.integer("epoch", minimum=0, maximum=MAX_EPOCH),
             "chain_link": _link(reader, "chain_link"),
         }
         next_link = None
@@ -338,7 +302,7 @@ class ApproverState:
             )
             windows.append(
                 ReplayWindow(
-                    epoch=item.integer("epoch", minimum=0, maximum=_MAX_EPOCH),
+                    epoch=item.integer("epoch", minimum=0, maximum=MAX_EPOCH),
                     last_timestamp_ms=item.integer(
                         "last_timestamp_ms", minimum=0, maximum=MAX_TIMESTAMP_MS
                     ),
@@ -370,7 +334,7 @@ class ApproverState:
 def _check_common(pairing_id: bytes, epoch: int, link: Secret[bytes]) -> None:
     if len(pairing_id) != PAIRING_ID_SIZE:
         raise _malformed("a pairing id is 16 bytes")
-    if not 0 <= epoch <= _MAX_EPOCH:
+    if not 0 <= epoch <= MAX_EPOCH:
         raise _malformed("the epoch is out of range")
     if len(link) != KEY_SIZE:
         raise _malformed("a chain link is 32 bytes")
