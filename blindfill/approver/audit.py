@@ -41,7 +41,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from blindfill.approver.items import Item
 from blindfill.approver.paths import ensure_private_dir
+from blindfill.approver.request import ApprovalRequest
+from blindfill.approver.text import clean_text
 from blindfill.errors import StorageError
 from blindfill.storage import write_atomic
 
@@ -59,6 +62,7 @@ __all__ = [
 
 GENESIS: Final = "0" * 64
 RECORD_VERSION: Final = 1
+REASON_KEPT: Final = 500  # characters of the agent's reason a record keeps
 _TAIL_CHUNK = 64 * 1024
 
 
@@ -88,6 +92,35 @@ class AuditEntry:
     item_id: str | None = None
     item_title: str | None = None
     requested_at: float | None = None
+
+    @classmethod
+    def of(
+        cls,
+        request: ApprovalRequest,
+        *,
+        decision: str,
+        decided_by: str,
+        detail: str = "",
+        item: Item | None = None,
+    ) -> AuditEntry:
+        """The entry for `request`, its reason cleaned and capped."""
+        return cls(
+            request_id=request.request_id,
+            agent_name=request.agent.name,
+            agent_fingerprint=request.agent.fingerprint,
+            origin=request.frame_origin,
+            top_origin=request.top_origin,
+            frame_chain=request.frame_chain,
+            form_kind=request.form_kind.value,
+            fields=tuple(role.value for role in request.fields),
+            reason=clean_text(request.reason, limit=REASON_KEPT),
+            decision=decision,
+            decided_by=decided_by,
+            detail=detail,
+            item_id=item.id if item else None,
+            item_title=item.title if item else None,
+            requested_at=request.requested_at,
+        )
 
     def to_record(self, *, seq: int, prev: str, now: float) -> dict[str, Any]:
         item = None

@@ -83,7 +83,6 @@ __all__ = [
 ]
 
 REASON_SHOWN = 300  # characters of the agent's reason a prompt shows
-REASON_KEPT = 500  # characters the audit record keeps
 
 
 class Outcome(StrEnum):
@@ -697,23 +696,12 @@ class DecisionEngine:
     def _record(
         self, request: ApprovalRequest, verdict: _Verdict, *, strict: bool = False
     ) -> None:
-        item = verdict.item if verdict.outcome is Outcome.GRANTED else None
-        entry = AuditEntry(
-            request_id=request.request_id,
-            agent_name=request.agent.name,
-            agent_fingerprint=request.agent.fingerprint,
-            origin=request.frame_origin,
-            top_origin=request.top_origin,
-            frame_chain=request.frame_chain,
-            form_kind=request.form_kind.value,
-            fields=tuple(role.value for role in request.fields),
-            reason=clean_text(request.reason, limit=REASON_KEPT),
+        entry = AuditEntry.of(
+            request,
             decision=verdict.outcome.value,
             decided_by=verdict.decided_by,
             detail=verdict.detail,
-            item_id=item.id if item else None,
-            item_title=item.title if item else None,
-            requested_at=request.requested_at,
+            item=verdict.item if verdict.outcome is Outcome.GRANTED else None,
         )
         try:
             self._audit.append(entry)

@@ -57,7 +57,6 @@ from typing import Any, Final, TypeVar
 
 from blindfill.approver.audit import AuditEntry, AuditLog
 from blindfill.approver.decisions import (
-    REASON_KEPT,
     Decision,
     DecisionEngine,
     Outcome,
@@ -72,7 +71,6 @@ from blindfill.approver.service_pairing import (
     DeskStatus,
     PairingDesk,
 )
-from blindfill.approver.text import clean_text
 from blindfill.channel import (
     PAIRING_TTL_S,
     ApproverChannel,
@@ -356,7 +354,8 @@ class ApproverService:
         )
         approval = self._approval(pending, channel.state)
         if approval is not None and self._journal is not None:
-            entry = _pending_entry(approval)
+            # What the audit record will say if a crash interrupts the decision.
+            entry = AuditEntry.of(approval, decision="pending", decided_by="pending")
             await _complete(asyncio.to_thread(self._journal.add, entry))
         self._maybe_stop(StopPoint.RECEIVED)
 
@@ -624,24 +623,6 @@ class ApproverService:
 
 
 _RETRY: Final = (("retry-after", "5"),)
-
-
-def _pending_entry(approval: ApprovalRequest) -> AuditEntry:
-    # What the audit record will say if a crash interrupts the decision.
-    return AuditEntry(
-        request_id=approval.request_id,
-        agent_name=approval.agent.name,
-        agent_fingerprint=approval.agent.fingerprint,
-        origin=approval.frame_origin,
-        top_origin=approval.top_origin,
-        frame_chain=approval.frame_chain,
-        form_kind=approval.form_kind.value,
-        fields=tuple(role.value for role in approval.fields),
-        reason=clean_text(approval.reason, limit=REASON_KEPT),
-        decision="pending",
-        decided_by="pending",
-        requested_at=approval.requested_at,
-    )
 
 
 def _json(status: int, document: dict[str, Any]) -> HttpResponse:
