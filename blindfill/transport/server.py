@@ -147,7 +147,8 @@ class HttpApp:
                 405, f"use {allowed} here", headers=(("allow", allowed),)
             )
 
-        refusal = _check_headers(scope, route)
+        headers = _headers(scope)
+        refusal = _check_headers(scope, headers, route)
         if refusal is not None:
             return refusal
         try:
@@ -160,7 +161,7 @@ class HttpApp:
         request = HttpRequest(
             method=scope["method"],
             path=scope["path"],
-            headers=_headers(scope),
+            headers=headers,
             query=query,
             client_host=(scope.get("client") or (None,))[0],
             body=body,
@@ -168,9 +169,10 @@ class HttpApp:
         return await _run_handler(route, request, receive)
 
 
-def _check_headers(scope: Scope, route: Route) -> HttpResponse | None:
+def _check_headers(
+    scope: Scope, headers: Mapping[str, str], route: Route
+) -> HttpResponse | None:
     """The refusal for a request whose headers already break the route's rules."""
-    headers = _headers(scope)
     if route.content_type is not None:
         given = headers.get("content-type", "").split(";")[0].strip().lower()
         if given != route.content_type:
