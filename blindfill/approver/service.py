@@ -428,8 +428,7 @@ class ApproverService:
         finally:
             self._decisions.discard(task)
             if self._journal is not None:
-                remove = asyncio.to_thread(self._journal.remove, approval.request_id)
-                await _complete(remove)
+                self._journal.remove(approval.request_id)  # memory only
         if task.cancelled():
             return None
         return task.result()
