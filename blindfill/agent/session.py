@@ -468,8 +468,9 @@ class ShimSession:
 
     async def _revalidate(  # noqa: PLR0911 - one return per refusal reason
         self, form: DetectedForm
-    ) -> tuple[_FrameNode, int] | FillStatus:
-        """The form's frame and shim context if it is still the same document.
+    ) -> tuple[_FrameNode, int, dict[str, _FrameNode]] | FillStatus:
+        """The form's frame, shim context and the frames read for the check,
+        if it is still the same document.
 
         Returns a refusal status when the frame is gone, navigated, changed
         origin or now sits in a refused chain.
@@ -498,7 +499,7 @@ class ShimSession:
             return FillStatus.DOCUMENT_CHANGED
         if not self._context_matches(node, context_id):
             return FillStatus.ORIGIN_CHANGED
-        return node, context_id
+        return node, context_id, nodes
 
     async def _seen_through(
         self, node: _FrameNode, nodes: dict[str, _FrameNode], form: DetectedForm
@@ -591,11 +592,10 @@ class ShimSession:
         if isinstance(checked, FillStatus):
             log.info("fill.refused", origin=form.origin, reason=checked.value)
             return FillOutcome(status=checked)
-        node, context_id = checked
+        node, context_id, nodes = checked
 
         # Frame visibility, from the field's centre up through each parent.
         if node.parent_id is not None:
-            nodes = await self._frame_nodes()
             for role in values:
                 field = form.field(role)
                 assert field is not None  # checked above
@@ -703,7 +703,8 @@ class ShimSession:
                 f"the form's document is no longer there ({checked.value})",
                 code=checked.value,
             )
-        return checked
+        node, context_id, _ = checked
+        return node, context_id
 
 
 @dataclass(frozen=True, slots=True)
