@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,10 +78,11 @@ class _Target:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    if args.wait < 0 or args.timeout <= 0:
+    # Written so that "nan" fails too; "inf" would wait or load forever.
+    if not (0 <= args.wait < math.inf and 0 < args.timeout < math.inf):
         from blindfill.errors import UsageError
 
-        raise UsageError("--wait must be >= 0 and --timeout > 0")
+        raise UsageError("--wait must be >= 0 and --timeout > 0, both finite")
     return asyncio.run(
         _run(args.targets, as_json=args.json, wait=args.wait, load_seconds=args.timeout)
     )
@@ -111,23 +113,17 @@ def _resolve(given: str, pages: LocalPages) -> _Target:
 async def _run(
     targets: list[str], *, as_json: bool, wait: float, load_seconds: float
 ) -> int:
-    from playwright.async_api import async_playwright
-
-    from blindfill.agent.browser import launch_chromium
+    from blindfill.agent.client import launch_browser
     from blindfill.agent.localserve import LocalPages
 
     failures = 0
     with LocalPages() as pages:
         resolved = [_resolve(given, pages) for given in targets]
-        async with async_playwright() as playwright:
-            browser = await launch_chromium(playwright)
-            try:
-                for target in resolved:
-                    record = await _examine(browser, target, pages, wait, load_seconds)
-                    failures += "error" in record
-                    _print(record, as_json=as_json)
-            finally:
-                await browser.close()
+        async with launch_browser() as browser:
+            for target in resolved:
+                record = await _examine(browser, target, pages, wait, load_seconds)
+                failures += "error" in record
+                _print(record, as_json=as_json)
     return ExitStatus.FAILED if failures else ExitStatus.OK
 
 

@@ -70,3 +70,18 @@ def test_unreachable_url_and_table(
     assert "username=body > form:nth-of-type(1) > input:nth-of-type(2)" in captured.out
     assert "load_failed" in captured.err
     assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--wait", "-1"], ["--wait", "nan"], ["--timeout", "0"], ["--timeout", "inf"]],
+)
+def test_bad_wait_or_timeout_is_a_usage_error(
+    tmp_path: Path, flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A negative, zero, NaN or infinite --wait or --timeout exits 2 at once."""
+    status = main(["detect", *flags, str(tmp_path / "login.html")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "--wait must be >= 0 and --timeout > 0" in err
+    assert "Traceback" not in err
