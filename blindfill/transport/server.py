@@ -119,11 +119,10 @@ class HttpApp:
             self._routes.setdefault(route.path, {})[route.method] = route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
         if scope["type"] != "http":
-            return  # websockets are not spoken here; uvicorn closes them
+            # serve_http turns lifespan off; websockets are not spoken here
+            # and uvicorn closes them.
+            return
         try:
             response = await self._dispatch(scope, receive)
         except _ClientGone:
@@ -291,16 +290,6 @@ async def _send(send: Send, response: HttpResponse) -> None:
         {"type": "http.response.start", "status": response.status, "headers": headers}
     )
     await send({"type": "http.response.body", "body": response.body})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def _headers(scope: Scope) -> dict[str, str]:
