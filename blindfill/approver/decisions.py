@@ -312,10 +312,6 @@ class DecisionEngine:
         self._access.lock()
         self._continuations.clear()
 
-    def recent(self, request: ApprovalRequest) -> RecentCounts:
-        """How many requests this agent and this origin made recently."""
-        return self._limiter.peek(request.agent.fingerprint, request.frame_origin)
-
     async def decide(
         self, request: ApprovalRequest, *, on_wait: WaitHook | None = None
     ) -> Decision:

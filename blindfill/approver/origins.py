@@ -92,10 +92,6 @@ class Origin:
     def __str__(self) -> str:
         return self.serialize()
 
-    @property
-    def is_ip(self) -> bool:
-        return self.kind is not HostKind.DOMAIN
-
 
 def is_opaque(text: str) -> bool:
     """True for `null` and URLs whose scheme has no network origin."""

@@ -3,11 +3,10 @@
 * vault: `$XDG_DATA_HOME/blindfill/vault.bfv`
   (`~/.local/share/blindfill/vault.bfv` when the variable is unset);
 * audit log: `$XDG_DATA_HOME/blindfill/audit.jsonl`;
-* policy: `$XDG_CONFIG_HOME/blindfill/policy.toml` (`~/.config/...`);
-* policy use counts: `$XDG_STATE_HOME/blindfill/policy-uses.json`
-  (`~/.local/state/...`).
+* policy: `$XDG_CONFIG_HOME/blindfill/policy.toml` (`~/.config/...`).
 
-Every command takes a flag to point elsewhere.
+Every command takes a flag to point elsewhere. The policy's use counts and
+the pairing live in the state directory (`pairing_state.default_state_dir`).
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ __all__ = [
     "data_dir",
     "default_audit_path",
     "default_policy_path",
-    "default_policy_state_path",
     "default_vault_path",
     "ensure_private_dir",
 ]
@@ -47,10 +45,6 @@ def default_audit_path() -> Path:
 
 def default_policy_path() -> Path:
     return _base("XDG_CONFIG_HOME", ".config") / "policy.toml"
-
-
-def default_policy_state_path() -> Path:
-    return _base("XDG_STATE_HOME", ".local/state") / "policy-uses.json"
 
 
 def ensure_private_dir(directory: Path) -> None:

@@ -189,10 +189,6 @@ class PairingDesk:
         await self._notify()
         return OfferTicket(entry.offer_id, offer.token, offer.code, self._ttl)
 
-    async def view(self, offer_id: str) -> OfferView:
-        """The offer's status now. Raises `UsageError` for an unknown id."""
-        return self._view(self._entry(offer_id))
-
     async def wait_change(
         self, offer_id: str, *, since: DeskStatus | None, wait_s: float
     ) -> OfferView:

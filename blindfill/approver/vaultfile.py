@@ -254,10 +254,6 @@ class VaultFile:
         )
         write_atomic(self.path, authenticated + base64.b64encode(ciphertext) + b"\n")
 
-    @property
-    def kdf(self) -> KdfParams:
-        return self._kdf
-
 
 @contextlib.contextmanager
 def edit_vault(path: Path, password: Secret[str]) -> Iterator[VaultFile]:
