@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
@@ -353,9 +354,10 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.listen(128)
     except OSError as exc:
         sock.close()
+        in_use = exc.errno == errno.EADDRINUSE
         raise EnvironmentFault(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            code="address_in_use" if exc.errno == 98 else "listen_failed",
+            code="address_in_use" if in_use else "listen_failed",
             hint="choose another --port, or 0 to pick a free one",
         ) from exc
     sock.setblocking(False)
