@@ -775,15 +775,21 @@ async def test_audit_records_where_why_and_who(make: Make) -> None:
 async def test_engine_declines_when_the_audit_log_cannot_even_open(
     tmp_path: Path,
 ) -> None:
+    """A grant whose audit record cannot be written becomes a decline, no values."""
     audit = AuditLog(tmp_path / "missing-dir-is-a-file" / "audit.jsonl")
     (tmp_path / "missing-dir-is-a-file").write_text("")
+    prompt = ScriptedPrompt(choices=(1,))
     engine = DecisionEngine(
         vault=VaultAccess.unlocked(MemoryVault([BANK])),
         audit=audit,
-        prompt=ScriptedPrompt(choices=(1,)),
+        prompt=prompt,
     )
     decision = await engine.decide(request())
+    assert len(prompt.questions) == 1  # the person did say yes
     assert decision.outcome is Outcome.DECLINED
+    assert decision.detail == "audit failed"
+    assert not decision.values
+    assert decision.item_id is None
     with pytest.raises(StorageError):
         audit.append(
             AuditEntry(
