@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -434,12 +434,13 @@ class ShimSession:
                 answer = await self._call(
                     node, {"type": "describe"}, context_id=context_id
                 )
+                with _shim_answer():
+                    found = _forms_from_answer(
+                        answer, node, chain, context_id, include_unfillable
+                    )
             except DetectionError as exc:
                 log.debug("frame.skipped", url=node.url[:200], error=exc.code)
                 continue
-            found = _forms_from_answer(
-                answer, node, chain, context_id, include_unfillable
-            )
             if node.parent_id is not None:
                 found = [f for f in found if await self._seen_through(node, nodes, f)]
             forms.extend(found)
@@ -519,12 +520,13 @@ class ShimSession:
         self, node: _FrameNode, nodes: dict[str, _FrameNode], field: DetectedField
     ) -> bool:
         """Whether `field`'s centre is seen through every ancestor frame."""
-        point = await self._call(
-            node, {"type": "probe_frame", "field": field.field_id, "scroll": True}
+        point = _point(
+            await self._call(
+                node, {"type": "probe_frame", "field": field.field_id, "scroll": True}
+            )
         )
-        if not point.get("ok"):
+        if point is None:
             return False
-        x, y = float(point["x"]), float(point["y"])
         child = node
         while child.parent_id is not None:
             parent = nodes.get(child.parent_id)
@@ -546,7 +548,7 @@ class ShimSession:
                 object_id = resolved["object"]["objectId"]
                 answer = await self._call(
                     parent,
-                    {"type": "probe_frame", "x": x, "y": y},
+                    {"type": "probe_frame", "x": point[0], "y": point[1]},
                     subject=object_id,
                 )
                 with contextlib.suppress(DetectionError):
@@ -555,9 +557,9 @@ class ShimSession:
                     )
             except (DetectionError, KeyError):
                 return False
-            if not answer.get("ok"):
+            point = _point(answer)
+            if point is None:
                 return False
-            x, y = float(answer["x"]), float(answer["y"])
             child = parent
         return True
 
@@ -620,7 +622,8 @@ class ShimSession:
             answer = await self._call(node, request, context_id=context_id)
         finally:
             request.clear()  # drop our reference to the values at once
-        outcome = _fill_outcome(answer)
+        with _shim_answer():
+            outcome = _fill_outcome(answer)
         if outcome.ok:
             log.info(
                 "fill.completed",
@@ -644,10 +647,10 @@ class ShimSession:
             context_id=context_id,
         )
         _raise_unless_ok(answer)
-        url = answer.get("url")
+        url = _optional_str(answer.get("url"))
         return FormAction(
             url=url,
-            method=answer.get("method"),
+            method=_optional_str(answer.get("method")),
             origin=origin_of_url(url) if url else None,
             via_button=bool(answer.get("via_button")),
         )
@@ -671,7 +674,8 @@ class ShimSession:
             context_id=context_id,
         )
         _raise_unless_ok(answer)
-        method = SubmitMethod(answer["method"])
+        with _shim_answer():
+            method = SubmitMethod(answer["method"])
         if method is SubmitMethod.ENTER:
             await _translate(node.page.keyboard.press("Enter"))
         log.info("form.submitted", origin=form.origin, method=method.value)
@@ -807,6 +811,27 @@ def _forms_from_answer(
             )
         )
     return forms
+
+
+@contextlib.contextmanager
+def _shim_answer() -> Iterator[None]:
+    """Turn a shim answer of the wrong shape into `DetectionError`."""
+    try:
+        yield
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise DetectionError(
+            "the shim's answer is malformed", code="shim_bad_answer"
+        ) from exc
+
+
+def _point(answer: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The (x, y) of a `probe_frame` answer; None when the point is not seen."""
+    if not answer.get("ok"):
+        return None
+    try:
+        return float(answer["x"]), float(answer["y"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _optional_str(value: object) -> str | None:

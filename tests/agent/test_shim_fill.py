@@ -6,6 +6,7 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Page
@@ -325,3 +326,30 @@ async def test_masked_text_box_takes_a_password(
     assert (
         await page.evaluate("document.getElementsByName('secret')[0].value") == PASSWORD
     )
+
+
+async def test_malformed_shim_answers_are_detection_errors(
+    page: Page, shim: ShimSession, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shim answer of the wrong shape skips the frame in detect and is a
+    DetectionError from fill and submit, never another exception."""
+    form = await login_form(page, shim, site, TRACKED)
+    garbled: dict[str, dict[str, Any]] = {
+        "describe": {"forms": [{"kind": "login", "id": "f", "fields": [{}]}]},
+        "fill": {"status": "ok", "filled": [{"role": "nickname"}]},
+        "submit": {"status": "ok", "method": "teleport"},
+    }
+
+    async def answer(
+        self: ShimSession, node: object, request: dict[str, Any], **_: object
+    ) -> dict[str, Any]:
+        return garbled[request["type"]]
+
+    monkeypatch.setattr(ShimSession, "_call", answer)
+    assert await shim.detect() == []
+    with pytest.raises(DetectionError) as raised:
+        await shim.fill(form, secrets())
+    assert raised.value.code == "shim_bad_answer"
+    with pytest.raises(DetectionError) as raised:
+        await shim.submit(form)
+    assert raised.value.code == "shim_bad_answer"
