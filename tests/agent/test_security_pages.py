@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Frame, Page
+from playwright.async_api import Browser, Frame, Page
 
 from blindfill.agent.forms import FieldRole, FillStatus, FormKind, best_form
 from blindfill.agent.origins import chain_refusal, frame_refusal
@@ -325,11 +325,18 @@ def test_security_case_22_http_frame_in_https_page() -> None:
 
 
 @pytest.fixture
-async def https_context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    """A context that loads pages despite a self-signed certificate."""
+async def https_page(browser: Browser) -> AsyncIterator[Page]:
+    """A page in a context that loads pages despite a self-signed certificate."""
     context = await browser.new_context(ignore_https_errors=True)
-    yield context
+    yield await context.new_page()
     await context.close()
+
+
+@pytest.fixture
+async def https_shim(https_page: Page) -> AsyncIterator[ShimSession]:
+    session = await ShimSession.attach(https_page)
+    yield session
+    await session.close()
 
 
 @pytest.fixture
@@ -349,7 +356,10 @@ def http_site() -> Iterator[LoopbackSite]:
 
 @pytest.mark.browser
 async def test_security_case_22_http_login_frame_over_https(
-    https_context: BrowserContext, https_site: LoopbackSite, http_site: LoopbackSite
+    https_page: Page,
+    https_shim: ShimSession,
+    https_site: LoopbackSite,
+    http_site: LoopbackSite,
 ) -> None:
     """Security case 22: an https page's login frame loaded over http is refused.
 
@@ -360,31 +370,27 @@ async def test_security_case_22_http_login_frame_over_https(
     top = https_site.add(
         "/", f"<h1>Bank</h1><iframe src='{insecure}' width=600 height=300></iframe>"
     )
-    page = await https_context.new_page()
-    shim = await ShimSession.attach(page)
-    try:
-        await page.goto(top)
-        frame = page.frames[1]
-        await frame.wait_for_selector("input[type=password]")
-        assert frame.url == insecure  # the browser loaded it: blindfill refuses
-        assert await shim.detect(include_unfillable=True) == []
+    await https_page.goto(top)
+    frame = https_page.frames[1]
+    await frame.wait_for_selector("input[type=password]")
+    assert frame.url == insecure  # the browser loaded it: blindfill refuses
+    assert await https_shim.detect(include_unfillable=True) == []
 
-        await page.goto(
-            https_site.add(
-                "/ok", f"<iframe src='{secure}' width=600 height=300></iframe>"
-            )
-        )
-        await page.frames[1].wait_for_selector("input[type=password]")
-        form = best_form(await shim.detect())
-        assert form is not None
-        assert form.origin == https_site.origin
-    finally:
-        await shim.close()
+    await https_page.goto(
+        https_site.add("/ok", f"<iframe src='{secure}' width=600 height=300></iframe>")
+    )
+    await https_page.frames[1].wait_for_selector("input[type=password]")
+    form = best_form(await https_shim.detect())
+    assert form is not None
+    assert form.origin == https_site.origin
 
 
 @pytest.mark.browser
 async def test_security_case_22_https_form_posting_over_http(
-    https_context: BrowserContext, https_site: LoopbackSite, http_site: LoopbackSite
+    https_page: Page,
+    https_shim: ShimSession,
+    https_site: LoopbackSite,
+    http_site: LoopbackSite,
 ) -> None:
     """Security case 22: an https page's form that posts over http is not filled.
 
@@ -392,39 +398,34 @@ async def test_security_case_22_https_form_posting_over_http(
     refused by the fill itself, with every field left empty.
     """
     steal = f"{http_site.origin}/login"
-    page = await https_context.new_page()
-    shim = await ShimSession.attach(page)
-    try:
-        await page.goto(
-            https_site.add(
-                "/a", LOGIN.replace("<form>", f"<form action='{steal}' method=post>")
-            )
+    await https_page.goto(
+        https_site.add(
+            "/a", LOGIN.replace("<form>", f"<form action='{steal}' method=post>")
         )
-        assert await shim.detect(include_unfillable=True) == []
+    )
+    assert await https_shim.detect(include_unfillable=True) == []
 
-        await page.goto(
-            https_site.add(
-                "/b",
-                LOGIN.replace("<button>", f"<button formaction='{steal}'>"),
-            )
+    await https_page.goto(
+        https_site.add(
+            "/b",
+            LOGIN.replace("<button>", f"<button formaction='{steal}'>"),
         )
-        assert await shim.detect(include_unfillable=True) == []
+    )
+    assert await https_shim.detect(include_unfillable=True) == []
 
-        await page.goto(
-            https_site.add(
-                "/c", LOGIN.replace("<form>", "<form action=/session method=post>")
-            )
+    await https_page.goto(
+        https_site.add(
+            "/c", LOGIN.replace("<form>", "<form action=/session method=post>")
         )
-        form = best_form(await shim.detect())
-        assert form is not None
-        await page.evaluate(
-            "url => { document.querySelector('form').action = url; }", steal
-        )
-        outcome = await shim.fill(form, VALUES)
-        assert outcome.status is FillStatus.INSECURE_ACTION
-        assert await all_values(page) == ["", ""]
-    finally:
-        await shim.close()
+    )
+    form = best_form(await https_shim.detect())
+    assert form is not None
+    await https_page.evaluate(
+        "url => { document.querySelector('form').action = url; }", steal
+    )
+    outcome = await https_shim.fill(form, VALUES)
+    assert outcome.status is FillStatus.INSECURE_ACTION
+    assert await all_values(https_page) == ["", ""]
     assert http_site.posted == []
     assert https_site.posted == []
 
